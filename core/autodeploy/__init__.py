@@ -1,0 +1,46 @@
+"""autodeploy: turn a PyTorch / Hugging Face model into an inference-ready module through a
+pipeline of pluggable transforms.
+
+The public API is what this module exports. Importing it never imports torch or transformers:
+listing, validating and documenting transforms must stay fast.
+"""
+
+from ._version import __version__
+from .config import SharedConfig, TransformConfig, TransformInfo
+from .errors import (
+    AutodeployError,
+    CheckpointError,
+    ConfigError,
+    PluginError,
+    TransformError,
+    UnknownTransformError,
+)
+from .factory import ModelFactory
+from .interface import CachedSequenceInterface
+from .markers import hookimpl, hookspec
+from .records import RunReport, TransformRecord, TransformStatus
+from .stages import Stages
+from .transform.base import BaseTransform, get_history
+
+__all__ = [
+    "AutodeployError",
+    "BaseTransform",
+    "CachedSequenceInterface",
+    "CheckpointError",
+    "ConfigError",
+    "ModelFactory",
+    "PluginError",
+    "RunReport",
+    "SharedConfig",
+    "Stages",
+    "TransformConfig",
+    "TransformError",
+    "TransformInfo",
+    "TransformRecord",
+    "TransformStatus",
+    "UnknownTransformError",
+    "__version__",
+    "get_history",
+    "hookimpl",
+    "hookspec",
+]

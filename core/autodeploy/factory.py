@@ -1,0 +1,128 @@
+"""The model factory interface: how a transform gets a model without knowing where it comes from.
+
+Factories are plugins (registered through ``autodeploy_register_factories``) and are chosen by
+name in a pipeline config (``model_factory: AutoModelForCausalLM``). The names and methods match
+AutoDeploy's ``ModelFactory`` so that its transforms port unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `override` into a copy of `base`, recursing into nested mappings.
+
+    Overriding one field of a nested mapping keeps its other fields (configs, model_kwargs).
+    """
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+class ModelFactory(ABC):
+    """An interface to return and correctly initialize a model from a desired source.
+
+    NOTE: we make the assumption that the model can be prompted with a set of input_ids of shape
+    (batch_size, seq_len) and will return logits of shape (batch_size, seq_len, vocab_size).
+    """
+
+    def __init__(
+        self,
+        model: Optional[str] = None,
+        model_kwargs: Optional[Mapping[str, Any]] = None,
+        skip_loading_weights: bool = False,
+        tokenizer: Optional[str] = None,
+        max_seq_len: int = 512,
+        **kwargs: Any,
+    ):
+        self._model = str(model) if model is not None else None
+        self.model_kwargs: dict[str, Any] = copy.deepcopy(dict(model_kwargs or {}))
+        self.skip_loading_weights = skip_loading_weights
+        self.tokenizer = tokenizer
+        self.max_seq_len = max_seq_len
+        self.extra_kwargs = kwargs
+
+    @property
+    def model(self) -> Optional[str]:
+        """The model source: a local checkpoint folder (or whatever the factory understands)."""
+        return self._model
+
+    @property
+    def model_path(self) -> Optional[Path]:
+        return Path(self._model) if self._model is not None else None
+
+    def build_model(self, device: str) -> nn.Module:
+        """Build the model on `device` without loading weights.
+
+        On ``"meta"`` no parameter storage is allocated; on any other device the parameters are
+        initialised only if the weights will not be loaded (``skip_loading_weights``).
+        """
+        return self._build_model(device)
+
+    @abstractmethod
+    def _build_model(self, device: str) -> nn.Module:
+        """Factory-specific model building logic."""
+
+    def build_and_load_model(self, device: str) -> nn.Module:
+        """Build and load the model in one go (e.g. ``from_pretrained``).
+
+        Factories that cannot do it at once leave this as is: the transform that asks reports a
+        clear error naming the factory.
+        """
+        raise NotImplementedError(
+            f"model factory {type(self).__name__} cannot build and load a model at once "
+            "(it does not implement build_and_load_model); use build_model + load_weights instead"
+        )
+
+    def load_or_random_init(self, model: nn.Module, device: str) -> None:
+        """Load the checkpoint into `model` on `device`, or initialise it randomly when
+        weights are skipped (``skip_loading_weights``)."""
+        if self.skip_loading_weights:
+            self._random_init(model, device)
+        else:
+            self._load_checkpoint(model, device)
+
+    def _random_init(self, model: nn.Module, device: str) -> None:
+        """Materialise `model` on `device` with fresh random parameters (no checkpoint read)."""
+        model.to_empty(device=device)
+        for module in model.modules():
+            reset = getattr(module, "reset_parameters", None)
+            if callable(reset):
+                reset()
+
+    @abstractmethod
+    def _load_checkpoint(self, model: nn.Module, device: str) -> None:
+        """Load the checkpoint into the model."""
+
+    def checkpoint_files(self) -> list[Path]:
+        """The weight files of the checkpoint, in load order (one shard at a time).
+
+        Streaming loaders (``load_weights``) use this; factories without files return [].
+        """
+        return []
+
+    def get_example_inputs(self, batch_size: int = 2, seq_len: int = 8) -> dict[str, torch.Tensor]:
+        """Example inputs for export; by default a batch of ``input_ids``."""
+        import torch
+
+        return {"input_ids": torch.ones((batch_size, seq_len), dtype=torch.long)}
+
+    def init_tokenizer(self) -> Any:
+        """The tokenizer for this model, or None when the factory has none."""
+        return None
+
+    def describe(self) -> str:
+        """One line naming the factory and its source, for messages and reports."""
+        return f"{type(self).__name__}(model={self._model!r})"

@@ -1,0 +1,1 @@
+"""The transform base class and the graph utilities it runs around each transform."""

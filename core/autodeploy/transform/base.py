@@ -1,0 +1,243 @@
+"""`BaseTransform`: what every transform derives from, and what runs around each transform.
+
+A transform implements `_apply` (once per GraphModule, ``run_per_gm: true``) or
+`_apply_to_full_model` (``run_per_gm: false``). `__call__` does the rest, identically for every
+transform: skip when disabled, clean the graph and propagate shapes when needed, time and measure
+memory, handle errors (``skip_on_error``), record a history entry, dump graphs for debugging.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback as traceback_module
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, final
+
+from ..config import SharedConfig, TransformConfig, TransformInfo
+from ..errors import TransformError
+from ..records import TransformRecord, TransformStatus
+from . import memory
+
+if TYPE_CHECKING:
+    from torch import fx, nn
+
+    from ..factory import ModelFactory
+    from ..interface import CachedSequenceInterface
+
+logger = logging.getLogger("autodeploy.transform")
+
+AUTODEPLOY_META_KEY = "_autodeploy"
+HISTORY_KEY = "transform_history"
+
+
+def get_history(mod: nn.Module) -> list[TransformRecord]:
+    """The ordered records of every transform run on `mod` (re-runs of a key are kept)."""
+    meta = getattr(mod, "meta", None)
+    if not isinstance(meta, dict):
+        return []
+    return meta.get(AUTODEPLOY_META_KEY, {}).get(HISTORY_KEY, [])
+
+
+def _append_history(mod: nn.Module, record: TransformRecord) -> None:
+    if not isinstance(getattr(mod, "meta", None), dict):
+        mod.meta = {}  # plain nn.Modules have no meta; GraphModules do
+    mod.meta.setdefault(AUTODEPLOY_META_KEY, {}).setdefault(HISTORY_KEY, []).append(record)
+
+
+class BaseTransform:
+    """A transform of the pipeline: configured by a `TransformConfig`, applied to a module."""
+
+    config: TransformConfig
+    # Set by the plugin host when the class is registered: the key configs use for it.
+    _transform_key: ClassVar[Optional[str]] = None
+
+    def __init__(self, config: TransformConfig):
+        # re-validate a base config (or any config) into this transform's own config class
+        config_class = self.get_config_class()
+        if not isinstance(config, config_class):
+            config = config_class.model_validate(config.model_dump() if isinstance(config, TransformConfig) else config)
+        self.config = config
+        self.last_record: Optional[TransformRecord] = None
+        self.last_error: Optional[BaseException] = None
+
+    @classmethod
+    def get_transform_key(cls) -> str:
+        """The key this transform is registered under (its class name in snake case before that)."""
+        if cls._transform_key is not None:
+            return cls._transform_key
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in cls.__name__).lstrip("_")
+
+    @classmethod
+    def get_config_class(cls) -> type[TransformConfig]:
+        """Get the configuration class for the transform.
+
+        This is used to validate the configuration of the transform.
+        """
+        return TransformConfig
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> BaseTransform:
+        """Create a transform from keyword arguments (validated by its config class)."""
+        return cls(config=cls.get_config_class()(**kwargs))
+
+    @final
+    def __call__(
+        self,
+        mod: nn.Module,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
+    ) -> nn.Module:
+        """Run the transform on `mod` and return the (possibly new) module."""
+        key = self.get_transform_key()
+        stage = self.config.stage
+        history = get_history(mod)
+        info_last = history[-1].info if history else TransformInfo(skipped=False, num_matches=0)
+        self.last_error = None
+
+        mem_before = memory.take_snapshot()
+        start = time.perf_counter()
+        status = TransformStatus.APPLIED
+        error_text = traceback_text = None
+        if not self.config.enabled:
+            info = TransformInfo.from_last_info(info_last)
+            status = TransformStatus.DISABLED
+        else:
+            try:
+                is_clean, has_valid_shapes = self._run_pre_cleanup(mod, cm, info_last)
+                mod, info_apply = self._apply_per_gm_or_whole_model(mod, cm, factory, shared_config)
+                if info_apply.num_matches == 0:
+                    # nothing changed: the graph is as clean/valid as before the transform
+                    info_apply = info_apply | TransformInfo(
+                        skipped=info_apply.skipped,
+                        num_matches=0,
+                        is_clean=is_clean,
+                        has_valid_shapes=has_valid_shapes,
+                    )
+                info = self._run_post_cleanup(mod, cm, info_apply)
+                if info.skipped:
+                    status = TransformStatus.SKIPPED
+            except Exception as exc:  # noqa: BLE001 - recorded, then re-raised or skipped
+                self.last_error = exc
+                error_text = f"{type(exc).__name__}: {exc}"
+                traceback_text = traceback_module.format_exc()
+                info = TransformInfo.from_last_info(info_last)
+                status = TransformStatus.FAILED
+        elapsed = time.perf_counter() - start
+        mem_after = memory.take_snapshot()
+
+        record = TransformRecord(
+            key=key,
+            stage=stage,
+            status=status,
+            info=info,
+            wall_time_s=elapsed,
+            mem_before_mb=mem_before.rss_mb,
+            mem_after_mb=mem_after.rss_mb,
+            cuda_mem_before_mb=mem_before.cuda_mb,
+            cuda_mem_after_mb=mem_after.cuda_mb,
+            error=error_text,
+            traceback=traceback_text,
+        )
+        _append_history(mod, record)
+        self.last_record = record
+
+        if self.last_error is not None:
+            if not self.config.skip_on_error:
+                raise TransformError(key, stage.value, error_text or "") from self.last_error
+            logger.warning("transform %s (stage %s) failed and was skipped (skip_on_error): %s", key, stage, error_text)
+        self._report_memory_change(key, mem_before, mem_after)
+        if self.config.debug_visualize_dir and status is not TransformStatus.DISABLED:
+            from .visualize import dump_graphmodules
+
+            dump_graphmodules(mod, self.config.debug_visualize_dir, position=len(get_history(mod)), key=key)
+        logger.info("%s", _summary(record))
+        return mod
+
+    def _report_memory_change(self, key: str, before: memory.MemorySnapshot, after: memory.MemorySnapshot) -> None:
+        change = memory.significant_change(before, after)
+        if change is None:
+            return
+        if self.config.expect_mem_change:
+            logger.info("transform %s changed memory as expected: %s", key, change)
+        else:
+            logger.warning(
+                "transform %s changed memory unexpectedly: %s (set expect_mem_change: true if intended)", key, change
+            )
+
+    def _apply_per_gm_or_whole_model(
+        self, mod: nn.Module, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+    ) -> tuple[nn.Module, TransformInfo]:
+        if not self.config.run_per_gm:
+            return self._apply_to_full_model(mod, cm, factory, shared_config)
+        from .graph import named_graphmodules, replace_submodule
+
+        graph_modules = list(named_graphmodules(mod))
+        if not graph_modules:
+            logger.info("transform %s: no GraphModule in the module, skipped", self.get_transform_key())
+            return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
+        info = TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
+        for name, gm in graph_modules:
+            new_gm, info_apply = self._apply(gm, cm, factory, shared_config)
+            if new_gm is not gm:
+                if name:
+                    replace_submodule(mod, name, new_gm)
+                else:
+                    mod = new_gm
+            info = info & info_apply
+        return mod, info
+
+    def _apply(
+        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+    ) -> tuple[fx.GraphModule, TransformInfo]:
+        """Apply the transform to one GraphModule (``run_per_gm: true``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements no _apply; set run_per_gm: false if it works on the whole model"
+        )
+
+    def _apply_to_full_model(
+        self, mod: nn.Module, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+    ) -> tuple[nn.Module, TransformInfo]:
+        """Apply the transform to the whole module (``run_per_gm: false``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements no _apply_to_full_model; set run_per_gm: true if it works per graph"
+        )
+
+    def _run_pre_cleanup(self, mod: nn.Module, cm: CachedSequenceInterface, info: TransformInfo) -> tuple[bool, bool]:
+        """Clean the graph / propagate shapes before the transform, only if required and stale."""
+        is_clean, has_valid_shapes = info.is_clean, info.has_valid_shapes
+        if self.config.requires_shape_prop and not has_valid_shapes:
+            self._cleanup(mod, cm, shape_prop=True)
+            return True, True
+        if self.config.requires_clean_graph and not is_clean:
+            self._cleanup(mod, cm, shape_prop=False)
+            return True, has_valid_shapes
+        return is_clean, has_valid_shapes
+
+    def _run_post_cleanup(self, mod: nn.Module, cm: CachedSequenceInterface, info: TransformInfo) -> TransformInfo:
+        """Clean the graph / propagate shapes after the transform, as configured."""
+        if info.skipped:
+            return info
+        if self.config.run_shape_prop and not info.has_valid_shapes:
+            self._cleanup(mod, cm, shape_prop=True)
+            return info | TransformInfo(skipped=info.skipped, num_matches=0, is_clean=True, has_valid_shapes=True)
+        if self.config.run_graph_cleanup and not info.is_clean:
+            self._cleanup(mod, cm, shape_prop=False)
+            return info | TransformInfo(skipped=info.skipped, num_matches=0, is_clean=True, has_valid_shapes=False)
+        return info
+
+    @staticmethod
+    def _cleanup(mod: nn.Module, cm: CachedSequenceInterface, shape_prop: bool) -> None:
+        from .graph import canonicalize_graph, named_graphmodules, run_shape_prop
+
+        for _, gm in named_graphmodules(mod):
+            canonicalize_graph(gm)
+            if shape_prop:
+                run_shape_prop(gm, cm)
+
+
+def _summary(record: TransformRecord) -> str:
+    return (
+        f"[{record.stage.value}] {record.key}: {record.status.value}, {record.num_matches} matches, "
+        f"{record.wall_time_s:.3f}s, RSS {record.mem_change_mb:+.1f} MB"
+    )
