@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
 
 if TYPE_CHECKING:
     import torch
@@ -107,11 +107,25 @@ class ModelFactory(ABC):
         """Load the checkpoint into the model."""
 
     def checkpoint_files(self) -> list[Path]:
-        """The weight files of the checkpoint, in load order (one shard at a time).
-
-        Streaming loaders (``load_weights``) use this; factories without files return [].
-        """
+        """The weight files of the checkpoint, in load order; [] for factories without files."""
         return []
+
+    def iter_checkpoint_shards(self) -> Iterator[tuple[str, Mapping[str, torch.Tensor]]]:
+        """Yield the checkpoint one shard at a time as (shard file name, {tensor name: tensor}).
+
+        Streaming loaders (``load_weights``) consume one shard before asking for the next, so a
+        load holds at most the model plus one shard. Tensor names are the model's state-dict
+        names. Factories whose models cannot be loaded this way raise NotImplementedError.
+        """
+        raise NotImplementedError(f"model factory {type(self).__name__} cannot stream its checkpoint")
+
+    def init_buffers(self, device: str) -> dict[str, torch.Tensor]:
+        """Non-persistent buffers (not in checkpoints, e.g. rotary ``inv_freq``) computed on `device`.
+
+        After a meta build these stay on meta; weight loaders put these in their place.
+        Keys are the model's buffer names. The default has none.
+        """
+        return {}
 
     def get_example_inputs(self, batch_size: int = 2, seq_len: int = 8) -> dict[str, torch.Tensor]:
         """Example inputs for export; by default a batch of ``input_ids``."""

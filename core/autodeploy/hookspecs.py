@@ -82,3 +82,14 @@ def autodeploy_transform_error(
     ``will_continue`` is true when ``skip_on_error`` lets the pipeline go on; otherwise a
     `TransformError` is raised right after this hook returns.
     """
+
+
+@hookspec(firstresult=True)
+def autodeploy_resolve_model(name: str | None, cache_dir: str) -> str | None:
+    """Turn a model name that is not a folder (``None`` for the built-in default, or a short
+    name such as ``tiny-random``) into a local checkpoint folder, or return None to pass.
+
+    Called by ``python -m autodeploy run`` before a factory is made. A plugin may prepare the
+    folder under `cache_dir` on first use (written atomically: a folder renamed into place).
+    The first non-None answer wins.
+    """

