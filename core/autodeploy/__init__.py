@@ -18,6 +18,7 @@ from .errors import (
 from .factory import ModelFactory
 from .interface import CachedSequenceInterface
 from .markers import hookimpl, hookspec
+from .plugin import PluginControls, PluginHost, PluginRecord, PluginStatus
 from .records import RunReport, TransformRecord, TransformStatus
 from .stages import Stages
 from .transform.base import BaseTransform, get_history
@@ -29,7 +30,11 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "ModelFactory",
+    "PluginControls",
     "PluginError",
+    "PluginHost",
+    "PluginRecord",
+    "PluginStatus",
     "RunReport",
     "SharedConfig",
     "Stages",

@@ -8,8 +8,9 @@ one of two plugins that register the same key) or make every plugin problem fata
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Optional
 
 from packaging.utils import canonicalize_name
 

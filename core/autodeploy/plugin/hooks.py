@@ -1,0 +1,97 @@
+"""Registering one plugin object with pluggy, and refusing it when its hooks are wrong.
+
+pluggy accepts a hook implementation for a hook it has never heard of (it waits for a spec that
+will never come), and reports argument mismatches with a multi-line message naming no
+distribution. A misspelt hook name would then do nothing, silently. Here every hook the plugin
+implements must exist, and a mismatch becomes one readable line; the caller records it on the
+plugin's record.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from typing import Any
+
+import pluggy
+
+from ..markers import PROJECT_NAME
+
+HOOK_PREFIX = "autodeploy_"
+_HOOK_NAME_IN_MESSAGE = re.compile(r"for hook '([A-Za-z0-9_]+)'")
+
+
+class InvalidPluginHooks(Exception):
+    """The plugin's hook implementations do not fit the hook specifications; it is not registered."""
+
+
+def hook_names(pm: pluggy.PluginManager) -> list[str]:
+    """Every hook that has a specification, sorted."""
+    return sorted(name for name, caller in vars(pm.hook).items() if not name.startswith("_") and caller.has_spec())
+
+
+def register_plugin_hooks(pm: pluggy.PluginManager, plugin: Any, name: str) -> list[str]:
+    """Register `plugin` under `name`; return non-fatal problems, raise `InvalidPluginHooks` when
+    it cannot take part (then nothing of it stays registered)."""
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise InvalidPluginHooks(f"PluginValidationError: {_describe_validation_error(pm, exc)}") from exc
+    except ValueError as exc:  # the same object (or name) is registered already
+        other = pm.get_name(plugin)
+        detail = f"the same object is already registered as plugin {other!r}" if other else str(exc).splitlines()[0]
+        raise InvalidPluginHooks(f"ValueError: {detail}") from exc
+
+    unknown = _unknown_hooks(pm, plugin)
+    if unknown:
+        pm.unregister(plugin=plugin)
+        raise InvalidPluginHooks("; ".join(_describe_unknown_hook(pm, hook) for hook in unknown))
+    return _unmarked_hook_functions(pm, plugin)
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """Hooks this plugin implements that have no specification (and are not marked optional)."""
+    unknown = []
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        if any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()):
+            unknown.append(caller.name)
+    return sorted(unknown)
+
+
+def _describe_unknown_hook(pm: pluggy.PluginManager, hook: str) -> str:
+    known = hook_names(pm)
+    close = difflib.get_close_matches(hook, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known hooks: {', '.join(known)}"
+    return f"unknown hook {hook!r} ({hint})"
+
+
+def _describe_validation_error(pm: pluggy.PluginManager, exc: pluggy.PluginValidationError) -> str:
+    """pluggy's multi-line message on one line, plus the arguments the specification offers."""
+    message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    match = _HOOK_NAME_IN_MESSAGE.search(message)
+    caller = getattr(pm.hook, match.group(1), None) if match else None
+    if caller is not None and caller.spec is not None:
+        message += f"; the hook specification is {caller.name}({', '.join(caller.spec.argnames)})"
+    return message
+
+
+def _unmarked_hook_functions(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """Functions named exactly like a hook but lacking ``@hookimpl``: pluggy ignores them, which
+    is almost always a forgotten decorator."""
+    implemented = {caller.name for caller in pm.get_hookcallers(plugin) or []}
+    problems = []
+    for hook in hook_names(pm):
+        if hook in implemented:
+            continue
+        try:
+            attribute = inspect.getattr_static(plugin, hook)
+        except AttributeError:
+            continue
+        if callable(attribute) or isinstance(attribute, (staticmethod, classmethod)):
+            problems.append(f"{hook} is not marked with @{PROJECT_NAME}.hookimpl and is ignored")
+    if not implemented and not problems:
+        problems.append(f"implements no {HOOK_PREFIX}* hook (is @{PROJECT_NAME}.hookimpl missing?)")
+    return problems

@@ -1,0 +1,1 @@
+"""A test plugin whose hook implementations do not fit the hook specifications."""

@@ -1,0 +1,1 @@
+"""A test plugin that registers unusable things next to one usable transform."""

@@ -1,0 +1,1 @@
+"""A test plugin whose entry-point module cannot be imported."""

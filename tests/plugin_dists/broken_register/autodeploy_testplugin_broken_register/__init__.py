@@ -1,0 +1,1 @@
+"""A test plugin whose registration hook raises after registering one transform."""

@@ -1,0 +1,1 @@
+"""A test plugin registering `dup_key`, `only_b`, factory `DupFactory` and mode entry graph/dup_key."""

@@ -1,0 +1,1 @@
+"""A working test plugin: the `hello` transform, the `HelloFactory` model factory and mode entries."""

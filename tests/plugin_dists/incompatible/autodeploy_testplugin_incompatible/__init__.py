@@ -1,0 +1,1 @@
+"""A test plugin that requires a core version that does not exist (autodeploy-core>=99)."""
