@@ -18,6 +18,7 @@ from .errors import (
 from .factory import ModelFactory
 from .interface import CachedSequenceInterface
 from .markers import hookimpl, hookspec
+from .optimizer import ConfigWarning, InferenceOptimizer, PipelineConfig, build_pipeline_config
 from .plugin import PluginControls, PluginHost, PluginRecord, PluginStatus
 from .records import RunReport, TransformRecord, TransformStatus
 from .stages import Stages
@@ -29,7 +30,10 @@ __all__ = [
     "CachedSequenceInterface",
     "CheckpointError",
     "ConfigError",
+    "ConfigWarning",
+    "InferenceOptimizer",
     "ModelFactory",
+    "PipelineConfig",
     "PluginControls",
     "PluginError",
     "PluginHost",
@@ -45,6 +49,7 @@ __all__ = [
     "TransformStatus",
     "UnknownTransformError",
     "__version__",
+    "build_pipeline_config",
     "get_history",
     "hookimpl",
     "hookspec",

@@ -7,7 +7,8 @@ the closest valid name turns a lookup in the docs into a one-character fix.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 # difflib's default (0.6) misses common typos of short names; 0.5 still rejects unrelated words
 _CUTOFF = 0.5

@@ -1,0 +1,1 @@
+"""The ``autodeploy`` command line: one module per subcommand, wired together by `main`."""

@@ -1,0 +1,135 @@
+"""The ``autodeploy`` command: global options, subcommand dispatch and error reporting.
+
+Each subcommand is a module exposing ``NAME``, ``add_parser(subparsers, parents)`` and
+``run(args, host) -> int``; adding one (``run``, ``docs``, ``new-plugin``) means adding its
+module to `SUBCOMMANDS`. Exit status: 0 success, 1 an `AutodeployError` (one paragraph on
+stderr, the traceback only with ``--debug``), 2 bad usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Optional
+
+from .._version import __version__
+from ..errors import AutodeployError
+from ..optimizer.validation import ConfigWarning
+from . import list_plugins, list_transforms, show, validate
+
+SUBCOMMANDS: tuple[ModuleType, ...] = (list_transforms, list_plugins, show, validate)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+_BLOCK_PREFIX = "no:"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser; global options are accepted before and after the subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="autodeploy",
+        description="Turn a PyTorch / Hugging Face model into an inference-ready module through "
+        "a pipeline of pluggable transforms.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_global_options(parser, after_subcommand=False)
+    after = argparse.ArgumentParser(add_help=False)
+    _add_global_options(after, after_subcommand=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in SUBCOMMANDS:
+        command.add_parser(subparsers, [after])
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, after_subcommand: bool) -> None:
+    # after the subcommand argparse would overwrite the values given before it: use their own
+    # destinations (combined in `_global_settings`) and leave unset flags out of the namespace
+    suffix = "_after" if after_subcommand else ""
+    unset = argparse.SUPPRESS if after_subcommand else None
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "-p",
+        dest=f"plugin_controls{suffix}",
+        action="append",
+        default=unset if after_subcommand else [],
+        metavar="no:NAME",
+        type=_blocked_plugin,
+        help="do not load the plugin NAME (entry-point or distribution name); repeatable",
+    )
+    group.add_argument(
+        "--strict-plugins",
+        action="store_true",
+        default=unset if after_subcommand else False,
+        help="fail on any plugin problem (broken, conflicting, incompatible plugins)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=unset if after_subcommand else False,
+        help="show tracebacks for errors",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest=f"verbose{suffix}",
+        action="count",
+        default=unset if after_subcommand else 0,
+        help="log more (-v info, -vv debug)",
+    )
+
+
+def _blocked_plugin(text: str) -> str:
+    if not text.startswith(_BLOCK_PREFIX) or not text[len(_BLOCK_PREFIX) :].strip():
+        raise argparse.ArgumentTypeError(f"expected no:NAME to block plugin NAME, got {text!r}")
+    return text[len(_BLOCK_PREFIX) :].strip()
+
+
+def _global_settings(args: argparse.Namespace) -> tuple[list[str], int]:
+    blocked = [*args.plugin_controls, *getattr(args, "plugin_controls_after", [])]
+    verbosity = args.verbose + getattr(args, "verbose_after", 0)
+    return blocked, verbosity
+
+
+def _configure_logging(verbosity: int) -> None:
+    """Log records to stderr as ``LEVEL: message``; warnings are shown by default."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity == 1 else logging.WARNING)
+    # config warnings are logged too (same text): show them once, through logging
+    warnings.simplefilter("ignore", ConfigWarning)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status (argparse exits with 2 on bad usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    blocked, verbosity = _global_settings(args)
+    _configure_logging(verbosity)
+    command = next(command for command in SUBCOMMANDS if command.NAME == args.command)
+    try:
+        from ..plugin import PluginHost
+
+        host = PluginHost.from_environment(block=blocked, strict=True if args.strict_plugins else None)
+        status = command.run(args, host)
+        sys.stdout.flush()
+        return status
+    except AutodeployError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # the reader went away (`| head`): not an error; keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

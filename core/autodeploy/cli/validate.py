@@ -1,0 +1,72 @@
+"""``autodeploy validate CONFIG.yaml``: merge, validate and order a pipeline without running it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ..optimizer.overrides import TRANSFORMS_KEY
+from ..optimizer.pipeline_config import PipelineConfig, build_pipeline_config
+from ..optimizer.validation import PipelineEntry, validate_transforms
+from .output import format_table, format_value, write_json, write_text
+
+if TYPE_CHECKING:
+    from ..plugin import PluginHost
+
+NAME = "validate"
+HELP = "check a pipeline config and print the resolved, ordered pipeline"
+
+
+def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(NAME, help=HELP, description=HELP, parents=parents)
+    parser.add_argument("configs", nargs="+", metavar="CONFIG.yaml", help="YAML config files, merged in order")
+    parser.add_argument("--mode", help="the preset pipeline to start from (overrides `mode:` in the files)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override one setting, value in YAML (repeatable), e.g. transforms.build_model.device=cpu",
+    )
+    parser.add_argument("--strict", action="store_true", help="treat unknown fields as errors")
+    parser.add_argument("--json", action="store_true", help="print the resolved pipeline as JSON")
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    config = build_pipeline_config(host, files=args.configs, overrides=args.overrides, mode=args.mode)
+    entries = validate_transforms(config, host, strict=args.strict)
+    if args.json:
+        write_json(
+            {
+                "mode": config.mode,
+                "transforms": [
+                    {
+                        "key": entry.key,
+                        "sources": config.sources_under((TRANSFORMS_KEY, entry.key)),
+                        "config": entry.config.model_dump(mode="json"),
+                    }
+                    for entry in entries
+                ],
+            }
+        )
+        return 0
+    if entries:
+        rows = [_row(position, entry, config) for position, entry in enumerate(entries, start=1)]
+        write_text(format_table(("#", "STAGE", "KEY", "ENABLED", "FROM", "SETTINGS"), rows))
+    stages = len({entry.stage for entry in entries})
+    mode = f", mode {config.mode}" if config.mode else ""
+    write_text(f"OK: {len(entries)} transform(s) in {stages} stage(s){mode}")
+    return 0
+
+
+def _row(position: int, entry: PipelineEntry, config: PipelineConfig) -> tuple[str, str, str, str, str, str]:
+    settings = entry.config.model_dump(exclude_unset=True, exclude={"stage", "enabled"})
+    return (
+        str(position),
+        entry.stage.value,
+        entry.key,
+        "yes" if entry.config.enabled else "no",
+        " + ".join(config.sources_under((TRANSFORMS_KEY, entry.key))),
+        " ".join(f"{name}={format_value(value)}" for name, value in settings.items()),
+    )

@@ -1,0 +1,43 @@
+"""The model factory and sequence interface a pipeline config describes.
+
+A config names its model (``model``, ``model_factory``, ``model_kwargs``, ...) and limits
+(``max_seq_len``, ``max_batch_size``, ``device``); these helpers turn them into the objects
+`InferenceOptimizer` runs with, so that a YAML file alone is enough to run a pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from ..interface import CachedSequenceInterface
+
+if TYPE_CHECKING:
+    from ..factory import ModelFactory
+    from ..plugin import PluginHost
+    from .pipeline_config import PipelineConfig
+
+
+def build_factory(host: PluginHost, config: PipelineConfig) -> ModelFactory:
+    """The registered factory ``config.model_factory``, set up with the config's model settings."""
+    try:
+        factory_class = host.factory_class(config.model_factory)
+    except ConfigError as exc:
+        if exc.source is not None or "model_factory" not in config.model_fields_set:
+            raise
+        # name the layer that chose the factory (the host cannot know it)
+        raise ConfigError(exc.message, source=config.source_of("model_factory"), path="model_factory") from None
+    return factory_class(
+        model=config.model,
+        model_kwargs=config.model_kwargs,
+        skip_loading_weights=config.skip_loading_weights,
+        tokenizer=config.tokenizer,
+        max_seq_len=config.max_seq_len,
+    )
+
+
+def build_sequence_interface(config: PipelineConfig) -> CachedSequenceInterface:
+    """The sequence interface (``cm``) for the config's device and limits."""
+    return CachedSequenceInterface(
+        max_seq_len=config.max_seq_len, max_batch_size=config.max_batch_size, device=config.device
+    )
