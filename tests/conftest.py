@@ -118,3 +118,48 @@ def plugin_dists_on_path(installed_test_plugins: InstalledTestPlugins) -> Iterat
 
 
 # =================================================================================================
+# Docs, testing kit and scaffold: real distributions pip-installed once per session
+# =================================================================================================
+#
+# The tutorial's example plugin (docs/examples/autodeploy-plugin-hello) and the testing kit's
+# contract-breaking distributions (tests/testing_kit/dists/) are installed like the test plugins
+# above: non-editable, into a target directory on no path until a test puts it there.
+
+EXAMPLE_PLUGIN_DIR = Path(__file__).resolve().parents[1] / "docs" / "examples" / "autodeploy-plugin-hello"
+KIT_DISTS_DIR = Path(__file__).parent / "testing_kit" / "dists"
+
+
+def pip_install_target(sources: list[Path], site_dir: Path, work_dir: Path) -> None:
+    """Install `sources` (non-editable, no dependencies, no index) into `site_dir`.
+
+    Built from copies in `work_dir`, so that no build/ or *.egg-info lands in the repository.
+    """
+    copies = []
+    for source in sources:
+        copy = work_dir / source.name
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        copies.append(str(copy))
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
+        "--no-deps", "--no-build-isolation", "--target", str(site_dir), *copies,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"pip install {' '.join(copies)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture(scope="session")
+def hello_example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site directory holding the installed example plugin `autodeploy-plugin-hello`."""
+    root = tmp_path_factory.mktemp("hello_example")
+    pip_install_target([EXAMPLE_PLUGIN_DIR], root / "site", root)
+    return root / "site"
+
+
+@pytest.fixture(scope="session")
+def kit_dists_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site directory holding the testing kit's contract-breaking distributions."""
+    root = tmp_path_factory.mktemp("kit_dists")
+    sources = sorted(path for path in KIT_DISTS_DIR.iterdir() if (path / "pyproject.toml").is_file())
+    pip_install_target(sources, root / "site", root)
+    return root / "site"

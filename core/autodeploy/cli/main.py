@@ -21,9 +21,9 @@ from typing import Optional
 from .._version import __version__
 from ..errors import AutodeployError
 from ..optimizer.validation import ConfigWarning
-from . import list_plugins, list_transforms, show, validate
+from . import docs, list_plugins, list_transforms, new_plugin, show, validate
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (list_transforms, list_plugins, show, validate)
+SUBCOMMANDS: tuple[ModuleType, ...] = (list_transforms, list_plugins, show, validate, docs, new_plugin)
 
 EXIT_OK = 0
 EXIT_ERROR = 1

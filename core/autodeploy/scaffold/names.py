@@ -1,0 +1,78 @@
+"""Every name of a new plugin, derived from the one name its author chose.
+
+The distribution, import package, entry point, transform key and classes must agree with each
+other and with the project's conventions (``autodeploy-plugin-<x>``, ``autodeploy_<x>``); deriving
+them all from one name keeps them agreeing.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+
+from .._version import __version__
+from ..docs.wording import title_from_key
+from ..errors import AutodeployError
+
+DISTRIBUTION_PREFIX = "autodeploy-plugin-"
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+class ScaffoldError(AutodeployError):
+    """A new plugin cannot be made as asked (bad name, target folder in the way)."""
+
+
+@dataclass(frozen=True)
+class PluginNames:
+    """``hello`` -> key ``hello``, ``autodeploy-plugin-hello``, ``autodeploy_hello``, ``Hello``."""
+
+    key: str
+
+    @classmethod
+    def from_name(cls, name: str) -> PluginNames:
+        """Accept ``hello``, ``my-pass``, ``my_pass`` or a full ``autodeploy-plugin-my-pass``."""
+        raw = name.strip()
+        if raw.lower().startswith(DISTRIBUTION_PREFIX):
+            raw = raw[len(DISTRIBUTION_PREFIX) :]
+        if not _NAME.match(raw):
+            raise ScaffoldError(
+                f"plugin name {name!r} is not usable: start with a letter, then letters, digits, '-' or '_' "
+                "(e.g. 'fuse_rmsnorm')"
+            )
+        key = re.sub(r"[-_]+", "_", raw.lower()).strip("_")
+        if keyword.iskeyword(key):
+            raise ScaffoldError(f"plugin name {name!r} is a Python keyword; choose another")
+        return cls(key=key)
+
+    @property
+    def distribution(self) -> str:
+        return DISTRIBUTION_PREFIX + self.key.replace("_", "-")
+
+    @property
+    def package(self) -> str:
+        return f"autodeploy_{self.key}"
+
+    @property
+    def class_name(self) -> str:
+        return title_from_key(self.key).replace(" ", "")
+
+    @property
+    def config_class_name(self) -> str:
+        return f"{self.class_name}Config"
+
+    @property
+    def title(self) -> str:
+        return title_from_key(self.key)
+
+
+def core_requirement(core_version: str = __version__) -> str:
+    """The core range a new plugin declares: this release series, up to the next one.
+
+    While the core is 0.x a minor release may change the plugin contract (``>=0.1,<0.2``); from
+    1.0 on only a major release may (``>=1.2,<2``).
+    """
+    parts = [int(part) for part in re.findall(r"\d+", core_version)[:2]] + [0, 0]
+    major, minor = parts[0], parts[1]
+    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"autodeploy-core>={major}.{minor},<{upper}"
