@@ -1,0 +1,42 @@
+"""The ``compile_model`` transform (stage compile). Torch-free at import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from autodeploy import BaseTransform, SharedConfig, TransformConfig, TransformInfo
+
+from .config import CompileModelConfig
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from autodeploy import CachedSequenceInterface, ModelFactory
+
+
+class CompileModel(BaseTransform):
+    """A transform to compile the model.
+
+    ``torch-simple`` leaves the module as it is (the presets' default: no compile cost).
+    ``torch-compile`` wraps the model at ``mod.factory_model`` (or the module itself when it has
+    none) in ``torch.compile`` with ``compile_mode``, ``dynamic``, ``fullgraph`` and
+    ``compile_kwargs``; with ``warmup`` it runs once on the example inputs under
+    ``torch.no_grad()``, so that compilation time and errors land in this transform (call the
+    result under ``no_grad`` too, or torch compiles again). The result is called like the model:
+    ``mod(input_ids)``. ``cuda_graph_batch_sizes`` only matters on CUDA, where torch-compile
+    warms up at each of those batch sizes; on CPU it is ignored.
+    """
+
+    config: CompileModelConfig
+
+    @classmethod
+    def get_config_class(cls) -> type[TransformConfig]:
+        return CompileModelConfig
+
+    def _apply_to_full_model(
+        self, mod: nn.Module, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+    ) -> tuple[nn.Module, TransformInfo]:
+        from .backends import compile_pipeline_module
+
+        mod, compiled = compile_pipeline_module(mod, cm, self.config)
+        return mod, TransformInfo(skipped=False, num_matches=compiled, is_clean=True, has_valid_shapes=True)
