@@ -1,0 +1,76 @@
+"""Helpers of the build-and-load plugin's tests: the reference documentation, tiny checkpoints, and a
+small real model factory that can only build (no build_and_load_model).
+
+(A uniquely named module imported by the tests; fixtures are in conftest.py.)"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+
+from autodeploy import ModelFactory
+
+REFERENCE_FILE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "factory-stage.txt"
+
+_DECODER = dict(
+    vocab_size=128,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=64,
+)
+
+
+def reference_text() -> str:
+    assert REFERENCE_FILE.is_file(), f"the reference documentation is expected at {REFERENCE_FILE}"
+    return REFERENCE_FILE.read_text(encoding="utf-8")
+
+
+def reference_json_schema_after(text: str, heading: str) -> dict[str, Any]:
+    """The first JSON schema block after `heading`."""
+    start = text.index("Show JSON schema", text.index(heading))
+    schema, _ = json.JSONDecoder().raw_decode(text[text.index("{", start) :])
+    return schema
+
+
+def reference_paragraphs(text: str, after: str, before: str) -> list[str]:
+    start = text.index(after) + len(after)
+    end = text.index(before, start)
+    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text[start:end]) if part.strip()]
+
+
+def docstring_paragraphs(doc: str | None) -> list[str]:
+    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", inspect.cleandoc(doc or "")) if part.strip()]
+
+
+def save_tiny(folder: Path, architecture: str, *, seed: int, **save_kwargs: Any) -> Path:
+    """A real checkpoint (random weights, save_pretrained) of a tiny "llama" or "qwen2"."""
+    config = {"llama": LlamaConfig, "qwen2": Qwen2Config}[architecture](**_DECODER)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "norm" in name:
+                param.uniform_(0.5, 1.5)
+    model.save_pretrained(folder, **save_kwargs)
+    return folder
+
+
+class BuildOnlyFactory(ModelFactory):
+    """A real factory that builds a small torch model but cannot build and load it at once."""
+
+    def _build_model(self, device: str) -> nn.Module:
+        with torch.device(device):
+            return nn.Sequential(nn.Embedding(16, 8), nn.Linear(8, 16))
+
+    def _load_checkpoint(self, model: nn.Module, device: str) -> None:
+        self._random_init(model, device)
