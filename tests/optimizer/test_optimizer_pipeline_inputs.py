@@ -36,3 +36,15 @@ def test_unknown_factory_names_the_closest_and_where_it_was_chosen(host, tmp_pat
     path.write_text("model_factory: TinyFctory\n")
     with pytest.raises(ConfigError, match=f"^{path}: model_factory: unknown factory 'TinyFctory'"):
         build_factory(host, build_pipeline_config(host, files=[path]))
+
+
+def test_dtype_and_trust_remote_code_reach_the_factory_only_when_set(host):
+    plain = build_factory(host, build_pipeline_config(host, data={"model_factory": "TinyFactory"}))
+    assert plain.extra_kwargs == {}
+    chosen = build_factory(
+        host,
+        build_pipeline_config(
+            host, data={"model_factory": "TinyFactory", "dtype": "bfloat16", "trust_remote_code": True}
+        ),
+    )
+    assert chosen.extra_kwargs == {"dtype": "bfloat16", "trust_remote_code": True}

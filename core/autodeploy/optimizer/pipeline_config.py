@@ -72,6 +72,15 @@ class PipelineConfig(BaseModel):
         default=False, description="Initialise weights randomly instead of reading the checkpoint."
     )
     tokenizer: Optional[str] = Field(default=None, description="The tokenizer source; None for the model's.")
+    trust_remote_code: bool = Field(
+        default=False,
+        description="Let the model factory run Python code shipped with the checkpoint (`auto_map`); "
+        "off by default: a checkpoint folder from anywhere must not run code.",
+    )
+    dtype: str = Field(
+        default="auto",
+        description="The weights' dtype: `auto` keeps the checkpoint's, or a name such as `float32`, `bfloat16`.",
+    )
     max_seq_len: int = Field(default=512, ge=2, description="The longest sequence the model will see.")
     max_batch_size: int = Field(default=8, ge=1, description="The largest batch the model will see.")
     device: str = Field(

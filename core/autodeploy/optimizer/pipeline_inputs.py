@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginError
 from ..interface import CachedSequenceInterface
 
 if TYPE_CHECKING:
@@ -18,21 +18,36 @@ if TYPE_CHECKING:
     from .pipeline_config import PipelineConfig
 
 
-def build_factory(host: PluginHost, config: PipelineConfig) -> ModelFactory:
-    """The registered factory ``config.model_factory``, set up with the config's model settings."""
+def factory_class_of(host: PluginHost, config: PipelineConfig) -> type[ModelFactory]:
+    """The registered factory class ``config.model_factory`` names; errors name the layer that chose it."""
+    chosen_here = "model_factory" in config.model_fields_set
     try:
-        factory_class = host.factory_class(config.model_factory)
+        return host.factory_class(config.model_factory)
     except ConfigError as exc:
-        if exc.source is not None or "model_factory" not in config.model_fields_set:
+        if exc.source is not None or not chosen_here:
             raise
         # name the layer that chose the factory (the host cannot know it)
         raise ConfigError(exc.message, source=config.source_of("model_factory"), path="model_factory") from None
+    except PluginError as exc:
+        if not chosen_here:
+            raise
+        raise PluginError(f"{config.source_of('model_factory')}: model_factory: {exc}") from None
+
+
+def build_factory(host: PluginHost, config: PipelineConfig) -> ModelFactory:
+    """The registered factory ``config.model_factory``, set up with the config's model settings."""
+    factory_class = factory_class_of(host, config)
+    # passed only when asked for: a factory that never runs remote code need not know the argument
+    optional = {"trust_remote_code": True} if config.trust_remote_code else {}
+    if config.dtype != "auto":
+        optional["dtype"] = config.dtype
     return factory_class(
         model=config.model,
         model_kwargs=config.model_kwargs,
         skip_loading_weights=config.skip_loading_weights,
         tokenizer=config.tokenizer,
         max_seq_len=config.max_seq_len,
+        **optional,
     )
 
 
