@@ -21,9 +21,15 @@ from typing import Optional
 from .._version import __version__
 from ..errors import AutodeployError
 from ..optimizer.validation import ConfigWarning
-from . import docs, list_plugins, list_transforms, new_plugin, show, validate
+from . import docs, list_plugins, list_transforms, new_plugin, run, show, validate
+from .plugin_problems import warn_about_plugin_problems
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (list_transforms, list_plugins, show, validate, docs, new_plugin)
+SUBCOMMANDS: tuple[ModuleType, ...] = (list_transforms, list_plugins, show, validate, run, docs, new_plugin)
+
+# commands that use no plugins, or list plugin problems themselves (strict: then exit 1)
+_NO_PLUGIN_CHECKS = frozenset({list_plugins.NAME, new_plugin.NAME})
+# commands that print their own warnings about plugin problems
+_WARNS_ITSELF = frozenset({docs.NAME})
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -119,6 +125,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from ..plugin import PluginHost
 
         host = PluginHost.from_environment(block=blocked, strict=True if args.strict_plugins else None)
+        if command.NAME not in _NO_PLUGIN_CHECKS:
+            host.check_strict()  # strict: any plugin problem fails the command, whatever it needs
+            if command.NAME not in _WARNS_ITSELF:
+                warn_about_plugin_problems(host)
         status = command.run(args, host)
         sys.stdout.flush()
         return status

@@ -1,0 +1,78 @@
+"""``run --check``: does the optimized module still compute what the eager model computes?
+
+The reference is the factory's own eager model (``build_and_load_model``), run on the same ids.
+The tolerance is absolute, on the logits; its default depends on the logits' dtype, because
+half-precision formats round logits of magnitude ~10-30 in steps of 0.01-0.1.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..generation import compare_logits, logits_of
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..factory import ModelFactory
+
+DEFAULT_TOLERANCES = {"float64": 1e-8, "float32": 1e-4, "float16": 5e-2, "bfloat16": 2.5e-1}
+FALLBACK_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The largest absolute logits difference, the tolerance it was held to, and the verdict."""
+
+    max_abs_diff: float
+    tolerance: float
+    dtype: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        # written so that NaN fails
+        return self.max_abs_diff <= self.tolerance
+
+    def describe(self) -> str:
+        verdict = "ok" if self.passed else "FAILED"
+        return (
+            f"check: max |optimized - eager| logits difference {self.max_abs_diff:.3e} "
+            f"(tolerance {self.tolerance:.1e}, {self.dtype}): {verdict}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["passed"] = self.passed
+        if self.max_abs_diff != self.max_abs_diff:  # NaN is not JSON
+            data["max_abs_diff"] = "nan"
+        return data
+
+
+def default_tolerance(dtype: torch.dtype) -> float:
+    """The absolute tolerance for logits of `dtype` (1e-4 for float32)."""
+    return DEFAULT_TOLERANCES.get(str(dtype).removeprefix("torch."), FALLBACK_TOLERANCE)
+
+
+def check_against_eager(
+    module: Any, factory: ModelFactory, input_ids: torch.Tensor, device: str, tolerance: Optional[float]
+) -> CheckResult:
+    """Compare `module`'s logits on `input_ids` with the factory's eager model's."""
+    import torch
+
+    start = time.perf_counter()
+    with torch.no_grad():
+        optimized = logits_of(module(input_ids=input_ids))
+        reference_model = factory.build_and_load_model(device)
+        reference = logits_of(reference_model(input_ids=input_ids))
+    del reference_model
+    limit = tolerance if tolerance is not None else default_tolerance(optimized.dtype)
+    difference = compare_logits(optimized, reference)
+    return CheckResult(
+        max_abs_diff=difference,
+        tolerance=limit,
+        dtype=str(optimized.dtype).removeprefix("torch."),
+        seconds=time.perf_counter() - start,
+    )

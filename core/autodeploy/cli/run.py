@@ -1,0 +1,318 @@
+"""``autodeploy run``: optimize a model through a pipeline, then answer a prompt with it.
+
+The whole path a user cares about in one command: resolve the model (a checkpoint folder, or a
+name such as the embedded default), merge the pipeline config (mode <- files <- ``--set``), run
+the transforms and print their report, then generate greedily with the optimized module.
+``--check`` compares its logits with the eager model's; ``--report-json`` keeps everything.
+
+torch and transformers are imported inside `run`, never when the CLI starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..atomic import atomic_write_text
+from ..errors import AutodeployError, ConfigError, TransformError
+from ..optimizer import InferenceOptimizer, build_factory, build_sequence_interface
+from ..optimizer.pipeline_config import PYTHON_SOURCE, PipelineConfig, build_pipeline_config
+from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
+from .output import write_text
+from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..optimizer import RunResult
+    from ..plugin import PluginHost
+    from ..records import RunReport
+    from .logits_check import CheckResult
+
+NAME = "run"
+HELP = "optimize a model through a pipeline and generate text with it"
+DEFAULT_MODE = "graph"
+DEFAULT_PROMPT = "What is the capital of France?"
+DEFAULT_MAX_NEW_TOKENS = 32
+EXIT_CHECK_FAILED = 1
+
+
+def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        NAME,
+        help=HELP,
+        description=f"{HELP}. Without --model it runs the embedded default model "
+        f"(SmolLM2-135M-Instruct, prepared once in the cache: ${CACHE_DIR_VAR}, else "
+        "$XDG_CACHE_HOME/autodeploy, else ~/.cache/autodeploy).",
+        parents=parents,
+    )
+    parser.add_argument(
+        "--model",
+        metavar="DIR|NAME",
+        help="a local Hugging Face checkpoint folder, or a model name a plugin knows "
+        "(default, smollm2, tiny-random); default: the embedded default model",
+    )
+    parser.add_argument(
+        "--mode",
+        help=f"the preset pipeline (graph, transformers, ...); default: `mode:` of the configs, else {DEFAULT_MODE}",
+    )
+    parser.add_argument(
+        "--config",
+        dest="configs",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a YAML pipeline config, merged over the mode (repeatable, later files win)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override one setting, value in YAML (repeatable), e.g. transforms.compile_model.backend=torch-simple",
+    )
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"the text to answer (default: {DEFAULT_PROMPT!r})")
+    prompt.add_argument("--input-ids", metavar="IDS", help="token ids instead of a prompt, e.g. 1,2,3 (no tokenizer)")
+    parser.add_argument(
+        "--raw-prompt",
+        action="store_true",
+        help="send the prompt as it is, not through the tokenizer's chat template",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=_non_negative_int,
+        default=DEFAULT_MAX_NEW_TOKENS,
+        metavar="N",
+        help=f"generate at most N tokens (default {DEFAULT_MAX_NEW_TOKENS}; stops earlier at end of sequence)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the optimized module's logits with the eager model's on the prompt; exit 1 above the tolerance",
+    )
+    parser.add_argument(
+        "--check-tol",
+        type=_positive_float,
+        metavar="TOL",
+        help="absolute logits tolerance for --check (default 1e-4 for float32, larger for half precision)",
+    )
+    parser.add_argument("--report-json", metavar="FILE", help="write the run report, output and timings as JSON")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    # cheap checks first: a typo in --set or a config file fails before any model work
+    data = {"mode": DEFAULT_MODE} if args.mode is None else None
+    config = build_pipeline_config(host, data=data, files=args.configs, overrides=args.overrides, mode=args.mode)
+    given_ids = parse_input_ids(args.input_ids) if args.input_ids is not None else None
+    if given_ids is not None:
+        _check_fits(len(given_ids), args.max_new_tokens, config)
+
+    resolved = resolve_model(args.model if args.model is not None else config.model, host, default_cache_dir())
+    timings["resolve_model_s"] = resolved.seconds
+    config = config.model_copy(update={"model": resolved.path})
+    factory = build_factory(host, config)
+    optimizer = InferenceOptimizer(factory, config, host=host)  # validates every entry, before torch is loaded
+    write_text(f"model: {resolved.describe()}")
+    write_text(f"mode: {config.mode}")
+
+    import torch
+
+    tick = time.perf_counter()
+    tokenizer = factory.init_tokenizer()
+    prompt = _encode(tokenizer, args, given_ids, resolved)
+    timings["tokenize_s"] = time.perf_counter() - tick
+    _check_fits(len(prompt.ids), args.max_new_tokens, config)
+
+    result = _optimize(optimizer, config, resolved, args.report_json, timings)
+    input_ids = torch.tensor([prompt.ids], dtype=torch.long, device=config.device)
+    eos_ids = end_of_sequence_ids(resolved.path, tokenizer)
+    generation = _generate(result.module, input_ids, prompt, tokenizer, eos_ids, args.max_new_tokens, timings)
+
+    check: Optional[CheckResult] = None
+    if args.check:
+        from .logits_check import check_against_eager
+
+        with _user_ids_errors(prompt):
+            check = check_against_eager(result.module, factory, input_ids, config.device, args.check_tol)
+        timings["check_s"] = check.seconds
+        write_text(check.describe())
+
+    timings["total_s"] = time.perf_counter() - started
+    if args.report_json:
+        payload = {
+            "ok": check is None or check.passed,
+            **_common_payload(config, resolved, result.report, timings),
+            "prompt": {"text": prompt.text, "how": prompt.how, "input_ids": prompt.ids},
+            "generation": generation,
+            "check": check.to_dict() if check is not None else None,
+        }
+        _write_report(args.report_json, payload)
+    if check is not None and not check.passed:
+        write_text(
+            f"error: --check failed: the optimized module's logits differ from the eager model's by "
+            f"{check.max_abs_diff:.3e}, above the tolerance {check.tolerance:.1e} (set it with --check-tol)",
+            stream=sys.stderr,
+        )
+        return EXIT_CHECK_FAILED
+    return 0
+
+
+def _optimize(
+    optimizer: InferenceOptimizer,
+    config: PipelineConfig,
+    resolved: ResolvedModel,
+    report_json: Optional[str],
+    timings: dict[str, float],
+) -> RunResult:
+    """Run the pipeline and print its report; a failed run still prints and writes what it did."""
+    cm = build_sequence_interface(config)
+    tick = time.perf_counter()
+    try:
+        result = optimizer.run(cm)
+    except TransformError as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:
+            write_text(report.format_table())
+        if report_json:
+            _write_report(report_json, _failure_payload(config, resolved, report, exc, timings))
+        raise
+    timings["pipeline_s"] = time.perf_counter() - tick
+    write_text(result.report.format_table())
+    write_text(f"pipeline: {len(result.report.records)} transform(s) in {timings['pipeline_s']:.2f} s")
+    return result
+
+
+def _generate(
+    module: Any,
+    input_ids: torch.Tensor,
+    prompt: EncodedPrompt,
+    tokenizer: Any,
+    eos_ids: list[int],
+    max_new_tokens: int,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Generate greedily, print the answer (text, or ids without a tokenizer); return it for the report."""
+    from ..generation import greedy_generate
+
+    shown = prompt.text if prompt.text is not None else prompt.ids
+    write_text(f"prompt ({prompt.how}, {len(prompt.ids)} tokens): {shown}")
+    tick = time.perf_counter()
+    with _user_ids_errors(prompt):
+        output = greedy_generate(module, input_ids, max_new_tokens, eos_token_id=eos_ids or None)
+    seconds = timings["generate_s"] = time.perf_counter() - tick
+    new_ids = [int(token) for token in output[0, len(prompt.ids) :].tolist()]
+    text = decode(tokenizer, new_ids) if tokenizer is not None else None
+    write_text(text if text is not None else f"generated ids: {','.join(map(str, new_ids))}")
+    rate = len(new_ids) / seconds if seconds > 0 else 0.0
+    write_text(f"generated {len(new_ids)} token(s) in {seconds:.2f} s ({rate:.1f} tokens/s, no KV cache)")
+    return {
+        "new_ids": new_ids,
+        "text": text,
+        "num_new_tokens": len(new_ids),
+        "max_new_tokens": max_new_tokens,
+        "eos_token_ids": eos_ids,
+        "ended_with_eos": bool(new_ids) and new_ids[-1] in eos_ids,
+        "tokens_per_s": rate,
+    }
+
+
+def _encode(
+    tokenizer: Any, args: argparse.Namespace, given_ids: Optional[list[int]], resolved: ResolvedModel
+) -> EncodedPrompt:
+    if given_ids is not None:
+        return EncodedPrompt(ids=given_ids, how=GIVEN_IDS)
+    if tokenizer is None:
+        raise AutodeployError(
+            f"model {resolved.path} has no tokenizer, so --prompt cannot be encoded; pass token ids with --input-ids 1,2,3"
+        )
+    return encode_prompt(tokenizer, args.prompt, raw=args.raw_prompt)
+
+
+def _check_fits(prompt_len: int, max_new_tokens: int, config: PipelineConfig) -> None:
+    """The optimized module is built for sequences up to max_seq_len: refuse longer ones up front."""
+    needed = prompt_len + max_new_tokens
+    if needed > config.max_seq_len:
+        raise ConfigError(
+            f"the prompt ({prompt_len} tokens) plus --max-new-tokens {max_new_tokens} needs {needed} positions, "
+            f"more than max_seq_len {config.max_seq_len}; lower --max-new-tokens or raise it with "
+            f"--set max_seq_len={needed}",
+            source=_set_by(config, "max_seq_len"),
+            path="max_seq_len",
+        )
+
+
+def _set_by(config: PipelineConfig, field: str) -> Optional[str]:
+    """The config layer that set `field` (a file, ``--set ...``), or None for the default."""
+    source = config.source_of(field)
+    return None if source == PYTHON_SOURCE else source
+
+
+@contextmanager
+def _user_ids_errors(prompt: EncodedPrompt) -> Iterator[None]:
+    """Turn an out-of-vocabulary id from ``--input-ids`` into a clear error instead of a traceback."""
+    try:
+        yield
+    except IndexError as error:
+        if prompt.how != GIVEN_IDS:
+            raise
+        raise AutodeployError(
+            f"--input-ids: a token id is outside the model's vocabulary ({error}); ids given: {prompt.ids}"
+        ) from error
+
+
+def _common_payload(
+    config: PipelineConfig, resolved: ResolvedModel, report: Optional[RunReport], timings: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "model": {"requested": resolved.requested, "path": resolved.path, "resolved_by_plugin": resolved.by_plugin},
+        "mode": config.mode,
+        "transforms": report.to_dict()["transforms"] if report is not None else [],
+        "timings": {key: round(value, 6) for key, value in timings.items()},
+    }
+
+
+def _failure_payload(
+    config: PipelineConfig,
+    resolved: ResolvedModel,
+    report: Optional[RunReport],
+    error: Exception,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    return {"ok": False, "error": str(error), **_common_payload(config, resolved, report, timings)}
+
+
+def _write_report(path: str, payload: dict[str, Any]) -> None:
+    try:
+        atomic_write_text(path, json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise AutodeployError(f"--report-json: cannot write {path}: {exc.strerror or exc}") from exc
