@@ -1,0 +1,74 @@
+"""Helpers of the ``autodeploy run`` tests: a subprocess runner seeing every installed plugin, a
+shared model cache, and small real checkpoints.
+
+The cache lives in the session's base temp folder under a fixed name, so the default model is
+converted once per test session, whichever test module (here or in the default-model plugin's
+tests) asks first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SESSION_CACHE_NAME = "autodeploy-cache"
+
+
+def clean_environment(cache_dir: Path) -> dict[str, str]:
+    """This environment without the user's AUTODEPLOY_* settings, with the test cache."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AUTODEPLOY_")}
+    env["AUTODEPLOY_CACHE_DIR"] = str(cache_dir)
+    return env
+
+
+def run_autodeploy(*args: str, cache_dir: Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m autodeploy run ARGS`` with every installed plugin, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "autodeploy", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_environment(cache_dir),
+        cwd=cwd,
+    )
+
+
+def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's model cache: the same folder for every test module that asks for it."""
+    return tmp_path_factory.getbasetemp() / SESSION_CACHE_NAME
+
+
+def remove_session_cache(cache: Path) -> None:
+    """Delete the session cache (a converted default model is ~0.5 GB) when the session ends."""
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+def save_tiny_llama(folder: Path, *, seed: int = 0, **overrides) -> Path:
+    """A tiny random Llama checkpoint (weights and config, no tokenizer) saved to `folder`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    settings = dict(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        initializer_range=0.5,
+        eos_token_id=None,
+        bos_token_id=None,
+        pad_token_id=None,
+    )
+    settings.update(overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(LlamaConfig(**settings))
+    model.save_pretrained(folder)
+    return folder
