@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from autodeploy.generation import logits_of
+
 from .errors import ExportInputError
 
 WRAPPED_MODEL_ATTR = "model"
@@ -55,17 +57,8 @@ class LogitsWrapper(nn.Module):
 
 
 def extract_logits(output: object, model_class: str) -> torch.Tensor:
-    """The logits in whatever a model returns: a tensor, a ``ModelOutput``, a dict or a tuple."""
-    if isinstance(output, torch.Tensor):
-        return output
-    logits = getattr(output, "logits", None)
-    if logits is None and isinstance(output, Mapping):
-        logits = output.get("logits")
-    if logits is None and isinstance(output, (tuple, list)) and output:
-        logits = output[0]
-    if not isinstance(logits, torch.Tensor):
-        raise ExportInputError(
-            f"{model_class} returned {type(output).__name__}, which holds no logits tensor; export_to_gm "
-            "needs a model that returns a tensor, a tuple starting with one, or an object with `.logits`"
-        )
-    return logits
+    """The logits in whatever a model returns (the core's rule, shared with generation)."""
+    try:
+        return logits_of(output)
+    except TypeError as exc:
+        raise ExportInputError(f"{model_class}: {exc}; export_to_gm needs a model that returns logits") from None
