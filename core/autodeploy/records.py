@@ -35,6 +35,8 @@ class TransformRecord:
     cuda_mem_after_mb: Optional[float] = None
     error: Optional[str] = None
     traceback: Optional[str] = None
+    # failed, and `skip_on_error` let the pipeline go on (with the module as the transform left it)
+    skipped_on_error: bool = False
 
     @property
     def num_matches(self) -> int:
@@ -83,7 +85,7 @@ class RunReport:
             (
                 record.stage.value,
                 record.key,
-                record.status.value,
+                f"{record.status.value} (skipped on error)" if record.skipped_on_error else record.status.value,
                 str(record.num_matches),
                 f"{record.wall_time_s:.3f}s",
                 f"{record.mem_change_mb:+.1f}MB",
@@ -91,5 +93,5 @@ class RunReport:
             for record in self.records
         ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
         return "\n".join(lines)

@@ -17,7 +17,11 @@ def assert_clean_output(text: str) -> None:
 def test_list_transforms_table_is_sorted_by_stage_then_key(run_cli):
     result = run_cli("list-transforms")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    # the table still lists everything usable; the broken test plugin is named on stderr
+    assert result.stderr.startswith(
+        "warning: plugin 'broken_import' (autodeploy-testplugin-broken-import 0.3.0) failed: ModuleNotFoundError"
+    )
+    assert len(result.stderr.splitlines()) == 2
     assert_clean_output(result.stdout)
     header, *rows = [line.split() for line in result.stdout.splitlines()]
     assert header == ["KEY", "STAGE", "MODES", "PROVIDED", "BY", "VERSION", "MODULE"]

@@ -111,11 +111,17 @@ def test_config_errors_are_raised_at_construction(host, factory, tmp_path):
 
 
 def test_strict_refuses_unknown_fields_at_construction(host, factory):
-    config = {"mode": "tiny", "transforms": {"scale_output": {"factr": 2}}}
+    config = {"mode": "tiny", "transforms": {"scale_output": {"factor_value": 2}}}
     with pytest.warns(ConfigWarning, match="did you mean 'factor'"):
         InferenceOptimizer(factory, config, host=host)
     with pytest.raises(AutodeployError, match="did you mean 'factor'"):
         InferenceOptimizer(factory, config, host=host, strict=True)
+
+
+def test_a_misspelt_field_is_refused_at_construction_even_when_not_strict(host, factory):
+    config = {"mode": "tiny", "transforms": {"scale_output": {"factr": 2}}}
+    with pytest.raises(AutodeployError, match="unknown field 'factr' for transform 'scale_output'; did you mean 'factor'"):
+        InferenceOptimizer(factory, config, host=host)
 
 
 def test_lifecycle_hooks_are_called_in_order_with_their_arguments(host, factory, cm):

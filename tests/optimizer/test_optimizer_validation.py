@@ -110,26 +110,40 @@ def test_an_entry_that_is_not_a_mapping_is_an_error(host, tmp_path):
 
 
 def test_unknown_field_warns_naming_the_closest_field(host, tmp_path, caplog):
-    text = "transforms:\n  scale_output:\n    stage: post_load_fusion\n    factr: 2.0\n"
+    text = "transforms:\n  scale_output:\n    stage: post_load_fusion\n    factor_value: 2.0\n"
     with caplog.at_level(logging.WARNING, logger="autodeploy.optimizer"):
         with pytest.warns(ConfigWarning) as caught:
             entries = validated(host, tmp_path, text)
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert message.startswith(f"{tmp_path / 'user.yaml'}: transforms.scale_output.factr: unknown field 'factr'")
+    assert message.startswith(
+        f"{tmp_path / 'user.yaml'}: transforms.scale_output.factor_value: unknown field 'factor_value'"
+    )
     assert "did you mean 'factor'?" in message
     assert message in caplog.text
-    # the entry is kept (AutoDeploy allows extras), the typo has no effect
-    assert entries[0].config.factor == 2.0 and entries[0].config.unknown_fields() == ["factr"]
+    # the entry is kept (AutoDeploy allows extras), the unknown field has no effect
+    assert entries[0].config.factor == 2.0 and entries[0].config.unknown_fields() == ["factor_value"]
+
+
+def test_a_misspelt_field_is_an_error_even_when_not_strict(host, tmp_path):
+    """One or two letters off a real field is a typo: the meant field would keep its default."""
+    text = "transforms:\n  scale_output:\n    stage: post_load_fusion\n    factr: 3.0\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either: the error replaces it
+        with pytest.raises(ConfigError) as info:
+            validated(host, tmp_path, text)
+    assert info.value.path == "transforms.scale_output.factr"
+    assert info.value.source == str(tmp_path / "user.yaml")
+    assert "unknown field 'factr' for transform 'scale_output'; did you mean 'factor'?" in info.value.message
 
 
 def test_strict_mode_turns_the_unknown_field_warning_into_an_error(host, tmp_path):
-    text = "transforms:\n  scale_output:\n    stage: post_load_fusion\n    lable: x\n"
+    text = "transforms:\n  scale_output:\n    stage: post_load_fusion\n    label_text: x\n"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning either: the error replaces it
         with pytest.raises(ConfigError) as info:
             validated(host, tmp_path, text, strict=True)
-    assert info.value.path == "transforms.scale_output.lable"
+    assert info.value.path == "transforms.scale_output.label_text"
     assert "did you mean 'label'?" in info.value.message
     assert "strict" in info.value.message
 

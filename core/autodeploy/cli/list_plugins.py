@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
+from ..plugin.controls import STRICT_VAR
 from .output import EMPTY_CELL, format_table, write_json, write_text
 
 if TYPE_CHECKING:
@@ -20,11 +22,13 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
+    """List every plugin; in strict mode (for plugin development, CI) exit 1 when any has a problem,
+    after listing them all."""
     records = host.plugins
     problems = host.problems()
     if args.json:
         write_json({"plugins": [_record_dict(record) for record in records], "problems": problems})
-        return 0
+        return _strict_status(host, problems)
     if not records:
         write_text("no plugins found")
     else:
@@ -42,7 +46,18 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         write_text(format_table(("NAME", "GROUP", "DISTRIBUTION", "VERSION", "STATUS", "ERROR"), rows))
     if problems:
         write_text("\nproblems:\n" + "\n".join(f"  - {problem}" for problem in problems))
-    return 0
+    return _strict_status(host, problems)
+
+
+def _strict_status(host: PluginHost, problems: list[str]) -> int:
+    if not (host.controls.strict and problems):
+        return 0
+    write_text(
+        f"error: strict plugin checks ({STRICT_VAR}=1 or --strict-plugins) found {len(problems)} problem(s), "
+        "listed above",
+        sys.stderr,
+    )
+    return 1
 
 
 def _record_dict(record: PluginRecord) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..optimizer.overrides import TRANSFORMS_KEY
 from ..optimizer.pipeline_config import PipelineConfig, build_pipeline_config
+from ..optimizer.pipeline_inputs import factory_class_of
 from ..optimizer.validation import PipelineEntry, validate_transforms
 from .output import format_table, format_value, write_json, write_text
 
@@ -36,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     config = build_pipeline_config(host, files=args.configs, overrides=args.overrides, mode=args.mode)
     entries = validate_transforms(config, host, strict=args.strict)
+    if "model_factory" in config.model_fields_set:
+        factory_class_of(host, config)  # a factory named by the user must exist and be usable
     if args.json:
         write_json(
             {
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
                     {
                         "key": entry.key,
                         "sources": config.sources_under((TRANSFORMS_KEY, entry.key)),
-                        "config": entry.config.model_dump(mode="json"),
+                        # python mode: values YAML allows but JSON lacks (bytes, sets, dates) go through str
+                        "config": entry.config.model_dump(mode="python"),
                     }
                     for entry in entries
                 ],

@@ -9,14 +9,16 @@ so a typo fails before any model is touched. Plugins observe the run through lif
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..config import SharedConfig
-from ..errors import TransformError
-from ..records import RunReport
+from ..config import SharedConfig, TransformInfo
+from ..errors import AutodeployError, PluginError, TransformError
+from ..records import RunReport, TransformRecord, TransformStatus
 from .pipeline_config import PipelineConfig, build_pipeline_config
 from .validation import PipelineEntry, validate_transforms
 
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
     from ..factory import ModelFactory
     from ..interface import CachedSequenceInterface
     from ..plugin import PluginHost
-    from ..transform.base import BaseTransform
+
+logger = logging.getLogger("autodeploy.optimizer")
 
 ConfigInput = Union[Mapping[str, Any], PipelineConfig, str, "os.PathLike[str]"]
 
@@ -83,28 +86,35 @@ class InferenceOptimizer:
             mod = new_pipeline_module()
         report = RunReport()
         self.last_report = report
-        hook = self.host.hook
         for stage, stage_entries in itertools.groupby(self.entries, key=lambda entry: entry.stage):
-            hook.autodeploy_before_stage(stage=stage, mod=mod, report=report)
+            self._call_hook("autodeploy_before_stage", stage=stage, mod=mod, report=report)
             for entry in stage_entries:
                 mod = self._run_transform(entry, mod, cm, report)
-            hook.autodeploy_after_stage(stage=stage, mod=mod, report=report)
+            self._call_hook("autodeploy_after_stage", stage=stage, mod=mod, report=report)
         return RunResult(module=mod, report=report)
 
     def _run_transform(
         self, entry: PipelineEntry, mod: nn.Module, cm: CachedSequenceInterface, report: RunReport
     ) -> nn.Module:
-        hook = self.host.hook
-        transform = _instantiate(entry, report)
-        hook.autodeploy_before_transform(
-            key=entry.key, stage=entry.stage, transform=transform, mod=mod, factory=self.factory
+        try:
+            transform = entry.transform_class(entry.config)
+        except Exception as exc:  # noqa: BLE001 - plugin code: the transform's own failure
+            return self._failed_before_running(entry, mod, report, exc, "could not be created")
+        self._call_hook(
+            "autodeploy_before_transform",
+            key=entry.key,
+            stage=entry.stage,
+            transform=transform,
+            mod=mod,
+            factory=self.factory,
         )
         try:
             mod = transform(mod, cm, self.factory, self.shared_config)
         except TransformError as exc:
             if transform.last_record is not None:
                 report.add(transform.last_record)
-                hook.autodeploy_transform_error(
+                self._call_hook(
+                    "autodeploy_transform_error",
                     key=entry.key,
                     stage=entry.stage,
                     error=transform.last_error or exc,
@@ -113,15 +123,79 @@ class InferenceOptimizer:
                 )
             exc.report = report  # type: ignore[attr-defined]
             raise
+        except Exception as exc:  # noqa: BLE001 - raised around the transform's own code (e.g. an overridden __call__)
+            return self._failed_before_running(entry, mod, report, exc, "failed", skippable=False)
         record = transform.last_record
         assert record is not None, "BaseTransform.__call__ records every run"
         report.add(record)
         if transform.last_error is not None:  # failed, skipped by skip_on_error
-            hook.autodeploy_transform_error(
-                key=entry.key, stage=entry.stage, error=transform.last_error, record=record, will_continue=True
+            self._call_hook(
+                "autodeploy_transform_error",
+                key=entry.key,
+                stage=entry.stage,
+                error=transform.last_error,
+                record=record,
+                will_continue=True,
             )
-        hook.autodeploy_after_transform(key=entry.key, stage=entry.stage, record=record, mod=mod)
+        self._call_hook("autodeploy_after_transform", key=entry.key, stage=entry.stage, record=record, mod=mod)
         return mod
+
+    def _failed_before_running(
+        self,
+        entry: PipelineEntry,
+        mod: nn.Module,
+        report: RunReport,
+        exc: Exception,
+        what: str,
+        *,
+        skippable: bool = True,
+    ) -> nn.Module:
+        """Record a transform that failed outside `BaseTransform.__call__` (its constructor raised):
+        the report and the error hook see it, and ``skip_on_error`` goes on as for any failure."""
+        problem = f"{type(exc).__name__}: {exc}"
+        will_continue = skippable and entry.config.skip_on_error
+        record = TransformRecord(
+            key=entry.key,
+            stage=entry.stage,
+            status=TransformStatus.FAILED,
+            info=TransformInfo(skipped=True, num_matches=0),
+            error=f"{what}: {problem}",
+            traceback="".join(traceback.format_exception(exc)),
+            skipped_on_error=will_continue,
+        )
+        report.add(record)
+        self._call_hook(
+            "autodeploy_transform_error",
+            key=entry.key,
+            stage=entry.stage,
+            error=exc,
+            record=record,
+            will_continue=will_continue,
+        )
+        if not will_continue:
+            error = TransformError(entry.key, entry.stage.value, f"{what}: {problem}")
+            error.report = report  # type: ignore[attr-defined]
+            raise error from exc
+        logger.warning(
+            "transform %s (stage %s) %s and was skipped (skip_on_error): %s", entry.key, entry.stage, what, problem
+        )
+        self._call_hook("autodeploy_after_transform", key=entry.key, stage=entry.stage, record=record, mod=mod)
+        return mod
+
+    def _call_hook(self, name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook; a plugin's hook that raises fails the run naming that plugin.
+
+        An `AutodeployError` from a hook is a plugin speaking to the user and passes unchanged.
+        """
+        try:
+            getattr(self.host.hook, name)(**kwargs)
+        except AutodeployError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - third-party observer code
+            raise PluginError(
+                f"the {name} hook of {self.host.hook_failure_origin(name, exc)} raised {type(exc).__name__}: {exc}; "
+                "block that plugin (-p no:NAME or AUTODEPLOY_BLOCK_PLUGINS=NAME) to run without it"
+            ) from exc
 
 
 def _as_pipeline_config(host: PluginHost, config: ConfigInput) -> PipelineConfig:
@@ -130,13 +204,3 @@ def _as_pipeline_config(host: PluginHost, config: ConfigInput) -> PipelineConfig
     if isinstance(config, (str, os.PathLike)):
         return build_pipeline_config(host, files=[config])
     return build_pipeline_config(host, data=config)
-
-
-def _instantiate(entry: PipelineEntry, report: RunReport) -> BaseTransform:
-    """Create the transform; a failing constructor is the transform's failure, with the report."""
-    try:
-        return entry.transform_class(entry.config)
-    except Exception as exc:
-        error = TransformError(entry.key, entry.stage.value, f"could not be created: {type(exc).__name__}: {exc}")
-        error.report = report  # type: ignore[attr-defined]
-        raise error from exc

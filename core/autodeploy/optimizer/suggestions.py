@@ -12,6 +12,9 @@ from typing import Optional
 
 # difflib's default (0.6) misses common typos of short names; 0.5 still rejects unrelated words
 _CUTOFF = 0.5
+# a name this similar to a valid one (one or two letters off) is taken for a typo of it, not for
+# a different setting (`devise` -> `device` is 0.83; `checkpoint_device` -> `device` only 0.52)
+_TYPO_CUTOFF = 0.8
 _MAX_LISTED = 12
 
 
@@ -19,6 +22,25 @@ def closest_name(word: str, candidates: Iterable[str]) -> Optional[str]:
     """The candidate most similar to `word`, or None when nothing is close."""
     matches = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=_CUTOFF)
     return matches[0] if matches else None
+
+
+def likely_typo_of(word: str, candidates: Iterable[str]) -> Optional[str]:
+    """The candidate `word` is almost certainly a misspelling of (case and ``-``/``_`` ignored), or None.
+
+    Stricter than `closest_name`: used to refuse, not just to hint, so an unrelated name that
+    merely shares a few letters with a valid one must not match.
+    """
+    wanted = _normal(str(word))
+    best_name, best_ratio = None, 0.0
+    for candidate in sorted(set(candidates)):
+        ratio = difflib.SequenceMatcher(None, wanted, _normal(candidate)).ratio()
+        if ratio > best_ratio:
+            best_name, best_ratio = candidate, ratio
+    return best_name if best_ratio >= _TYPO_CUTOFF else None
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
 
 
 def suggestion(word: str, candidates: Iterable[str]) -> str:

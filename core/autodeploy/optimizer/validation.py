@@ -3,7 +3,9 @@
 Validation happens when the optimizer is built, before anything runs: a typo must cost a second,
 not the minutes a model build and export take before the bad transform is reached. Unknown
 fields are kept (AutoDeploy's configs allow extras) but warned about with the closest valid
-field, and refused in strict mode.
+field, and refused in strict mode. An unknown field that is a near-miss of a valid one (`devise`
+for `device`) is refused in any mode: it is a typo, the setting meant would silently keep its
+default, and since an unknown field is never used, renaming or deleting it changes nothing else.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError, UnknownTransformError
+from ..errors import ConfigError, PluginError, UnknownTransformError
 from .overrides import TRANSFORMS_KEY
-from .suggestions import suggestion
+from .suggestions import likely_typo_of, suggestion
 from .validation_messages import config_error_from_validation, yaml_type_name
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class PipelineEntry:
 
 def validate_transforms(config: PipelineConfig, host: PluginHost, *, strict: bool = False) -> list[PipelineEntry]:
     """Every entry of `config.transforms`, validated and ordered by stage (stable within a stage)."""
+    if config.transforms:
+        host.transforms()  # strict plugin checks fail here, about the plugins, before any entry is blamed
     entries = [_validate_entry(config, host, key, entry, strict=strict) for key, entry in config.transforms.items()]
     return order_by_stage(entries)
 
@@ -72,6 +76,9 @@ def _validate_entry(config: PipelineConfig, host: PluginHost, key: str, entry: A
         raise UnknownTransformError(
             getattr(exc, "message", str(exc)), source=entry_source, path=".".join(prefix)
         ) from None
+    except PluginError as exc:
+        # the plugin is at fault, but the user needs to know which entry of which file needs it
+        raise PluginError(f"{entry_source}: {'.'.join(prefix)}: {exc}") from None
     if not isinstance(entry, Mapping):
         raise ConfigError(
             f"a transform entry must be a mapping of field: value (at least `stage:`), got {entry!r} "
@@ -94,6 +101,14 @@ def _report_unknown_field(
 ) -> None:
     path = f"{TRANSFORMS_KEY}.{key}.{field}"
     source = config.source_of(path.split("."))
+    meant = likely_typo_of(field, config_class.model_fields)
+    if meant is not None:
+        raise ConfigError(
+            f"unknown field {field!r} for transform {key!r}; did you mean {meant!r}? ({config_class.__name__} has "
+            f"no field {field!r}, so the setting would be ignored and {meant!r} would keep its value)",
+            source=source,
+            path=path,
+        )
     message = (
         f"unknown field {field!r} for transform {key!r} ({suggestion(field, config_class.model_fields)}); "
         f"{config_class.__name__} does not use it"

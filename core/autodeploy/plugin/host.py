@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
@@ -232,6 +233,32 @@ class PluginHost:
         self._raise_if_known_but_unusable(registry, FACTORY, name)
         raise ConfigError(self._unknown_message(FACTORY, name, registry.factories), path="model_factory")
 
+    def hook_failure_origin(self, hook_name: str, error: BaseException) -> str:
+        """Which plugin's implementation of `hook_name` raised `error`, in words (``plugin 'x' (dist 1.0)``).
+
+        pluggy reports a hook's exception without saying whose implementation raised it; the
+        implementation's code is in the traceback, so the frame tells.
+        """
+        caller = getattr(self._pm.hook, hook_name, None)
+        implementations = caller.get_hookimpls() if caller is not None else []
+        by_code = {}
+        for impl in implementations:
+            code = getattr(inspect.unwrap(impl.function), "__code__", None)
+            if code is not None:
+                by_code[code] = impl.plugin_name
+        frame = error.__traceback__
+        while frame is not None:
+            plugin_name = by_code.get(frame.tb_frame.f_code)
+            if plugin_name is not None:
+                return self._origin(plugin_name)
+            frame = frame.tb_next
+        origins = sorted({self._origin(impl.plugin_name) for impl in implementations})
+        return " or ".join(origins) if origins else "a plugin"
+
+    def _origin(self, pluggy_name: str) -> str:
+        record = self._active.get(pluggy_name)
+        return record.origin if record is not None else f"plugin {pluggy_name!r}"
+
     # --- internals -----------------------------------------------------------------------------
 
     def _collected(self) -> Registry:
@@ -259,14 +286,19 @@ class PluginHost:
         self._registry = registry
         return registry
 
+    def check_strict(self) -> None:
+        """In strict mode, raise `PluginError` listing every plugin problem; otherwise do nothing."""
+        if not self.controls.strict:
+            return
+        problems = self.problems()
+        if problems:
+            listed = "\n".join(f"  - {problem}" for problem in problems)
+            raise PluginError(f"strict plugin checks ({STRICT_VAR}=1) found {len(problems)} problem(s):\n{listed}")
+
     def _checked(self) -> Registry:
         """The registry, refusing to hand it out in strict mode while there are problems."""
         registry = self._collected()
-        if self.controls.strict:
-            problems = self.problems()
-            if problems:
-                listed = "\n".join(f"  - {problem}" for problem in problems)
-                raise PluginError(f"strict plugin checks ({STRICT_VAR}=1) found {len(problems)} problem(s):\n{listed}")
+        self.check_strict()
         return registry
 
     @staticmethod

@@ -58,7 +58,8 @@ class FoundEntryPoint:
             status=status,
             error=error,
         )
-        if self.other_copies:
+        if self.other_copies and status not in (PluginStatus.BLOCKED, PluginStatus.DISABLED):
+            # a plugin the user chose not to load needs no cleanup advice
             record.problems.append(
                 f"{self.distribution_name} is installed more than once; loaded the copy in {self.location}, "
                 f"ignored the copies in {', '.join(self.other_copies)}"

@@ -138,6 +138,7 @@ class BaseTransform:
             cuda_mem_after_mb=mem_after.cuda_mb,
             error=error_text,
             traceback=traceback_text,
+            skipped_on_error=self.last_error is not None and self.config.skip_on_error,
         )
         _append_history(mod, record)
         self.last_record = record
@@ -150,7 +151,15 @@ class BaseTransform:
         if self.config.debug_visualize_dir and status is not TransformStatus.DISABLED:
             from .visualize import dump_graphmodules
 
-            dump_graphmodules(mod, self.config.debug_visualize_dir, position=len(get_history(mod)), key=key)
+            try:
+                dump_graphmodules(mod, self.config.debug_visualize_dir, position=len(get_history(mod)), key=key)
+            except OSError as exc:  # full disk, no permission: the dumps were asked for, so say so
+                problem = (
+                    f"cannot write its graph dump to debug_visualize_dir {self.config.debug_visualize_dir!r}: "
+                    f"{exc.strerror or exc}"
+                )
+                record.status, record.error = TransformStatus.FAILED, problem
+                raise TransformError(key, stage.value, problem) from exc
         logger.info("%s", _summary(record))
         return mod
 
@@ -169,7 +178,7 @@ class BaseTransform:
         self, mod: nn.Module, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
     ) -> tuple[nn.Module, TransformInfo]:
         if not self.config.run_per_gm:
-            return self._apply_to_full_model(mod, cm, factory, shared_config)
+            return _checked_result(self._apply_to_full_model(mod, cm, factory, shared_config), "_apply_to_full_model")
         from .graph import named_graphmodules, replace_submodule
 
         graph_modules = list(named_graphmodules(mod))
@@ -178,7 +187,7 @@ class BaseTransform:
             return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
         info = TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
         for name, gm in graph_modules:
-            new_gm, info_apply = self._apply(gm, cm, factory, shared_config)
+            new_gm, info_apply = _checked_result(self._apply(gm, cm, factory, shared_config), "_apply")
             if new_gm is not gm:
                 if name:
                     replace_submodule(mod, name, new_gm)
@@ -234,6 +243,25 @@ class BaseTransform:
             canonicalize_graph(gm)
             if shape_prop:
                 run_shape_prop(gm, cm)
+
+
+def _checked_result(result: Any, method: str) -> tuple[Any, TransformInfo]:
+    """The ``(module, TransformInfo)`` a transform method must return, or a `TypeError` saying what it
+    returned instead: a plugin's slip then reads as a broken contract, not as an unpacking error."""
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(f"{method} must return (module, TransformInfo), returned {_describe(result)}")
+    module, info = result
+    if module is None:
+        raise TypeError(f"{method} must return (module, TransformInfo), returned no module (None)")
+    if not isinstance(info, TransformInfo):
+        raise TypeError(f"{method} must return (module, TransformInfo), returned {_describe(info)} as the info")
+    return module, info
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def _summary(record: TransformRecord) -> str:

@@ -1,0 +1,1 @@
+"""A test plugin of the reliability suite: transforms that fail, and an observer of failures."""

@@ -1,0 +1,228 @@
+"""Interrupted writes leave the old file intact and no temporary file behind; the failure is one
+clear line. The interruption is real: the child process may not grow any file past a few bytes
+(RLIMIT_FSIZE, SIGXFSZ ignored), so the write itself fails with EFBIG. No mocks.
+
+A static check completes the picture: no module of autodeploy or of the first-party plugins writes a
+file except through `autodeploy.atomic`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from reliability_bad_input import params
+from reliability_cases_writes import CASES, WriteCase
+from reliability_support import (
+    REPO_ROOT,
+    TRACEBACK,
+    CliCall,
+    assert_clean_failure,
+    clean_env,
+    file_size_limit,
+    leftover_temp_files,
+    run_cli,
+)
+
+from autodeploy import AutodeployError
+from autodeploy.atomic import AtomicWriteError, atomic_write_text
+
+EFBIG_TEXT = "File too large"
+
+
+def run_script(script: str, *args: str, fsize_limit: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=file_size_limit(fsize_limit) if fsize_limit else None,
+    )
+
+
+def atomic_write_interrupted(case: WriteCase, tmp_path: Path, **_) -> None:
+    target = tmp_path / "weights-report.bin"
+    target.write_bytes(b"old content")
+    script = """
+        import json, sys
+        from autodeploy import AutodeployError
+        from autodeploy.atomic import atomic_write_bytes
+        try:
+            atomic_write_bytes(sys.argv[1], b"x" * 1_000_000)
+        except AutodeployError as exc:
+            print(json.dumps({"message": str(exc), "errno": exc.errno, "is_os_error": isinstance(exc, OSError)}))
+    """
+    result = run_script(script, str(target), fsize_limit=case.fsize_limit)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome == {
+        "message": f"cannot write {target}: {EFBIG_TEXT}; the previous file, if any, is unchanged",
+        "errno": 27,
+        "is_os_error": True,
+    }
+    assert target.read_bytes() == b"old content"
+    assert leftover_temp_files(tmp_path) == []
+
+
+def report_json_interrupted(case: WriteCase, tmp_path: Path, reliability_sites, tiny_llama_dir, cli_cwd, **_) -> None:
+    report = tmp_path / "report.json"
+    report.write_text('{"old": "report"}\n')
+    args = ("run", "--model", str(tiny_llama_dir), "--mode", "reliability_fail", "--input-ids", "1,2")
+    call = CliCall((*args, "--report-json", str(report)), clean_env(reliability_sites.main), cli_cwd, case.fsize_limit)
+    result = run_cli(call)
+    assert_clean_failure(result, f"error: --report-json: cannot write {report}: {EFBIG_TEXT}")
+    assert "always_fails  failed" in result.stdout  # the run itself got as far as its report
+    assert report.read_text() == '{"old": "report"}\n'
+    assert leftover_temp_files(tmp_path) == []
+
+
+GRAPH_DUMP_SCRIPT = """
+    import json, sys
+    import torch
+    from autodeploy import BaseTransform, CachedSequenceInterface, SharedConfig, TransformError, TransformInfo
+    from autodeploy.optimizer.container import new_pipeline_module
+
+    class Touch(BaseTransform):
+        def _apply_to_full_model(self, mod, cm, factory, shared_config):
+            return mod, TransformInfo(skipped=False, num_matches=1, is_clean=True, has_valid_shapes=True)
+
+    mod = new_pipeline_module()
+    mod.factory_model = torch.fx.symbolic_trace(torch.nn.Sequential(torch.nn.Linear(4, 4)))
+    touch = Touch.from_kwargs(stage="post_export", run_per_gm=False, debug_visualize_dir=sys.argv[1])
+    try:
+        touch(mod, CachedSequenceInterface(max_seq_len=8, max_batch_size=2), None, SharedConfig())
+        print(json.dumps({"ok": True}))
+    except TransformError as exc:
+        print(json.dumps({"error": str(exc), "status": touch.last_record.status.value}))
+"""
+
+
+def graph_dump_interrupted(case: WriteCase, tmp_path: Path, **_) -> None:
+    dumps = tmp_path / "dumps"
+    first = run_script(GRAPH_DUMP_SCRIPT, str(dumps))  # a complete dump, as a previous run left it
+    assert json.loads(first.stdout) == {"ok": True}, first.stderr
+    (dump,) = sorted(dumps.glob("*.py.txt"))
+    dump.write_text("# the previous run's dump\n")
+
+    result = run_script(GRAPH_DUMP_SCRIPT, str(dumps), fsize_limit=case.fsize_limit)
+    assert TRACEBACK not in result.stderr, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["status"] == "failed"
+    assert outcome["error"].startswith(
+        f"transform 'touch' (stage post_export) failed: cannot write its graph dump to debug_visualize_dir "
+        f"'{dumps}': {EFBIG_TEXT}"
+    ), outcome
+    assert dump.read_text() == "# the previous run's dump\n"
+    assert leftover_temp_files(tmp_path) == []
+
+
+def docs_page_interrupted(case: WriteCase, tmp_path: Path, cli_cwd, **_) -> None:
+    pages = tmp_path / "reference"
+    env = clean_env()
+    first = run_cli(CliCall(("docs", "--out", str(pages)), env, cli_cwd))
+    assert first.returncode == 0, first.stderr
+    index = pages / "index.md"
+    edited = index.read_text() + "\nA line the next run will rewrite.\n"
+    index.write_text(edited)
+    before = {path.name: path.read_bytes() for path in pages.iterdir()}
+
+    result = run_cli(CliCall(("docs", "--out", str(pages)), env, cli_cwd, case.fsize_limit))
+    assert_clean_failure(result, f"error: cannot write {index}: {EFBIG_TEXT}; the previous file, if any, is unchanged")
+    assert {path.name: path.read_bytes() for path in pages.iterdir()} == before
+    assert leftover_temp_files(tmp_path) == []
+
+
+def scaffold_interrupted(case: WriteCase, tmp_path: Path, cli_cwd, **_) -> None:
+    env = clean_env()
+    result = run_cli(CliCall(("new-plugin", "reliable_probe", "--dir", str(tmp_path)), env, cli_cwd, case.fsize_limit))
+    assert_clean_failure(result, "error: cannot write ", EFBIG_TEXT)
+    assert leftover_temp_files(tmp_path) == []
+    # nothing half-made may stand in the way: the same command, uninterrupted, must now succeed
+    again = run_cli(CliCall(("new-plugin", "reliable_probe", "--dir", str(tmp_path)), env, cli_cwd))
+    assert again.returncode == 0, again.stderr
+
+
+def write_below_a_file(case: WriteCase, tmp_path: Path, **_) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file where a folder is expected")
+    target = blocker / "pages" / "index.md"
+    with pytest.raises(AtomicWriteError) as info:
+        atomic_write_text(target, "page")
+    assert isinstance(info.value, AutodeployError) and isinstance(info.value, OSError)
+    assert (
+        str(info.value)
+        == f"cannot write {target}: {blocker} is a file, not a folder; the previous file, if any, is unchanged"
+    )
+    assert blocker.read_text() == "a file where a folder is expected"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
+CHECKS: dict[str, Callable[..., None]] = {
+    "atomic-write-interrupted": atomic_write_interrupted,
+    "report-json-interrupted": report_json_interrupted,
+    "graph-dump-interrupted": graph_dump_interrupted,
+    "docs-page-interrupted": docs_page_interrupted,
+    "scaffold-interrupted": scaffold_interrupted,
+    "write-below-a-file": write_below_a_file,
+}
+
+
+def test_every_write_case_has_a_check():
+    assert sorted(CHECKS) == sorted(case.id for case in CASES)
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_an_interrupted_or_impossible_write_loses_nothing(request, tmp_path, case: WriteCase):
+    needed = {"report-json-interrupted": ("reliability_sites", "tiny_llama_dir")}.get(case.id, ())
+    fixtures = {name: request.getfixturevalue(name) for name in ("cli_cwd", *needed)}
+    CHECKS[case.id](case, tmp_path, **fixtures)
+
+
+# ------------------------------------------------------------------------- no write bypasses atomic
+
+SOURCE_ROOTS = [REPO_ROOT / "core" / "autodeploy", *sorted((REPO_ROOT / "plugins").glob("*/src"))]
+WRITING_METHODS = {"write_text", "write_bytes"}
+WRITE_MODES = set("wax+")
+# writes that are not autodeploy's own outputs: the atomic writer itself, and the default-model
+# plugin's conversion, which fills a private temporary folder renamed into place as a whole
+ALLOWED = {
+    "core/autodeploy/atomic.py",
+    "plugins/default-model/src/autodeploy_default_model/smollm2.py",
+    "plugins/default-model/src/autodeploy_default_model/tiny_random.py",
+}
+
+
+def _direct_writes(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if not isinstance(node, ast.Call):
+            continue
+        is_method = isinstance(node.func, ast.Attribute)  # path.write_text(), torch.save(): not output.write_text()
+        name = node.func.attr if is_method else getattr(node.func, "id", "")
+        if is_method and name in WRITING_METHODS | {"save_pretrained", "save", "dump"}:
+            found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {name}()")
+        elif name in {"open", "fdopen"}:
+            mode = (
+                node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
+            )
+            if isinstance(mode, ast.Constant) and isinstance(mode.value, str) and WRITE_MODES & set(mode.value):
+                found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {name}(..., {mode.value!r})")
+    return found
+
+
+def test_no_module_writes_a_file_except_through_atomic():
+    sources = [path for root in SOURCE_ROOTS for path in sorted(root.rglob("*.py"))]
+    assert len(sources) > 40, SOURCE_ROOTS  # the scan really looked at the code
+    offenders = [
+        write
+        for path in sources
+        if path.relative_to(REPO_ROOT).as_posix() not in ALLOWED
+        for write in _direct_writes(path)
+    ]
+    assert offenders == []
