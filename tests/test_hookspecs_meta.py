@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+
 from autodeploy import (
     BaseTransform,
     CachedSequenceInterface,

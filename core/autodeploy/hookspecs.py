@@ -10,14 +10,14 @@ place (attach metadata, dump, time), but must not replace it. Their return value
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .markers import hookspec
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .errors import TransformError
     from .factory import ModelFactory
     from .records import RunReport, TransformRecord
     from .stages import Stages

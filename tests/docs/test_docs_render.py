@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import pytest
+from pydantic import Field
+
 from autodeploy import BaseTransform, PluginControls, PluginHost, Stages, TransformConfig, TransformInfo, hookimpl
 from autodeploy.docs import collect_reference, generate_pages
 from autodeploy.docs.render import stage_page
 from autodeploy.docs.wording import STAGE_PURPOSE, stage_title, title_from_key
-from pydantic import Field
 
 ROOT = Path(__file__).resolve().parents[2]
 

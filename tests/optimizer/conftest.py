@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from autodeploy.plugin import PluginControls, PluginHost
 from tiny_pipeline_plugin import TinyFactory, TinyPipelinePlugin
+
+from autodeploy.plugin import PluginControls, PluginHost
 
 
 @pytest.fixture

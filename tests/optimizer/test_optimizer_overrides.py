@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from autodeploy.errors import ConfigError
 from autodeploy.optimizer import apply_override, parse_override
 

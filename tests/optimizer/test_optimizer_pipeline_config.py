@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from autodeploy.errors import ConfigError
 from autodeploy.optimizer import PipelineConfig, build_pipeline_config
 

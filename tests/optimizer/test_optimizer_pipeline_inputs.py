@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_pipeline_plugin import TinyFactory
+
 from autodeploy.errors import ConfigError
 from autodeploy.optimizer import InferenceOptimizer, build_factory, build_pipeline_config, build_sequence_interface
-from tiny_pipeline_plugin import TinyFactory
 
 
 def test_factory_and_interface_come_from_the_config(host, tmp_path):

@@ -6,6 +6,8 @@ import pickle
 
 import pytest
 import torch
+from tiny_pipeline_plugin import TINY_MODE, TinyMLP
+
 from autodeploy import (
     AutodeployError,
     CachedSequenceInterface,
@@ -16,7 +18,6 @@ from autodeploy import (
     hookimpl,
 )
 from autodeploy.optimizer import ConfigWarning, InferenceOptimizer, PipelineConfig, build_pipeline_config, container
-from tiny_pipeline_plugin import TINY_MODE, TinyMLP
 
 
 class HookRecorder:

@@ -6,10 +6,11 @@ import logging
 import warnings
 
 import pytest
+from tiny_pipeline_plugin import BuildTinyConfig, ScaleOutputConfig
+
 from autodeploy import Stages, hookimpl
 from autodeploy.errors import ConfigError, UnknownTransformError
 from autodeploy.optimizer import ConfigWarning, build_pipeline_config, validate_transforms
-from tiny_pipeline_plugin import BuildTinyConfig, ScaleOutputConfig
 
 
 def validated(host, tmp_path=None, yaml_text=None, *, strict=False, **layers):

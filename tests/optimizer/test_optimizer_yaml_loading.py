@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from autodeploy.errors import ConfigError
 from autodeploy.optimizer import MAX_CONFIG_BYTES, load_config_file
 

@@ -10,9 +10,10 @@ import operator
 from typing import Any
 
 import torch
-from autodeploy import BaseTransform, ModelFactory, TransformConfig, TransformInfo, hookimpl
 from pydantic import Field
 from torch import fx, nn
+
+from autodeploy import BaseTransform, ModelFactory, TransformConfig, TransformInfo, hookimpl
 
 
 class BuildTinyConfig(TransformConfig):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 
 import pytest
+
 from autodeploy import __version__
 from autodeploy.plugin.compat import core_incompatibility, core_requirements
 

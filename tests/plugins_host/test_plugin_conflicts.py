@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from autodeploy import PluginError, PluginHost, PluginStatus
 
 pytestmark = pytest.mark.usefixtures("plugin_dists_on_path")

@@ -6,6 +6,7 @@ import shutil
 import sys
 
 import pytest
+
 from autodeploy import (
     ModelFactory,
     PluginError,

@@ -1,6 +1,7 @@
 """The names of a new plugin all derive from the one name its author gives."""
 
 import pytest
+
 from autodeploy import AutodeployError
 from autodeploy.scaffold import PluginNames, ScaffoldError, core_requirement
 

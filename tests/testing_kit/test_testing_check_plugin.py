@@ -1,6 +1,7 @@
 """`check_plugin` finds every way a real installed distribution breaks the plugin contract."""
 
 import pytest
+
 from autodeploy.testing import PluginContractError, check_plugin
 
 pytestmark = pytest.mark.usefixtures("misfit_plugins_on_path")

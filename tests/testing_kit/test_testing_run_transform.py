@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from pydantic import Field
+
 from autodeploy import (
     BaseTransform,
     ConfigError,
@@ -16,7 +18,6 @@ from autodeploy import (
 )
 from autodeploy.testing import TinyLlamaFactory, run_transform, write_tiny_checkpoint
 from autodeploy.testing.tiny_llama import seeded_tiny_llama
-from pydantic import Field
 
 
 class ScaleConfig(TransformConfig):

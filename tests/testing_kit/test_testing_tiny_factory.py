@@ -2,11 +2,12 @@
 
 import pytest
 import torch
+from safetensors.torch import load_file
+
 from autodeploy import CheckpointError
 from autodeploy.testing import TinyLlamaFactory, write_tiny_checkpoint
 from autodeploy.testing.tiny_factory import WEIGHTS_FILE
 from autodeploy.testing.tiny_llama import ROTARY_BUFFER, TinyLlamaConfig, seeded_tiny_llama
-from safetensors.torch import load_file
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ torch is imported by the functions, never at module import.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from torch import fx, nn

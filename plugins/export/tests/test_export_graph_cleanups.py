@@ -6,11 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autodeploy import CachedSequenceInterface, SharedConfig, TransformStatus, get_history  # noqa: E402
 from autodeploy_export.cleanup_transforms import CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs  # noqa: E402
 from autodeploy_export.graph_cleanups.noop_add import remove_noop_adds  # noqa: E402
 from autodeploy_export.graph_cleanups.noop_slice import remove_noop_slices  # noqa: E402
 from autodeploy_export.graph_cleanups.unused_inputs import remove_unused_inputs  # noqa: E402
+
+from autodeploy import CachedSequenceInterface, SharedConfig, TransformStatus, get_history  # noqa: E402
 
 BATCH = torch.export.Dim("batch", min=1, max=16)
 

@@ -8,9 +8,10 @@ import sys
 from importlib.metadata import distribution
 
 import autodeploy_export.plugin as export_plugin
-from autodeploy.plugin import PluginControls, PluginHost
 from autodeploy_export.cleanup_transforms import CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs
 from autodeploy_export.export_transform import ExportToGM, ExportToGMConfig
+
+from autodeploy.plugin import PluginControls, PluginHost
 
 DISTRIBUTION = "autodeploy-plugin-export"
 KEYS = {

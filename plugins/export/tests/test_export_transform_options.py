@@ -6,9 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autodeploy import CachedSequenceInterface, SharedConfig, TransformError, TransformStatus, get_history  # noqa: E402
 from autodeploy_export.errors import ExportInputError, ModelExportError  # noqa: E402
 from autodeploy_export.export_transform import ExportToGM, ExportToGMConfig  # noqa: E402
+
+from autodeploy import CachedSequenceInterface, SharedConfig, TransformError, TransformStatus, get_history  # noqa: E402
 
 VOCAB, HIDDEN = 16, 8
 

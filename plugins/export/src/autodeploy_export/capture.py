@@ -44,8 +44,9 @@ from .tied_weights import (
 )
 
 if TYPE_CHECKING:
-    from autodeploy import CachedSequenceInterface
     from torch import fx, nn
+
+    from autodeploy import CachedSequenceInterface
 
 logger = logging.getLogger("autodeploy.export")
 

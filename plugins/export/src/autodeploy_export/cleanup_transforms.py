@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, ClassVar, Optional
 from autodeploy import BaseTransform, SharedConfig, TransformInfo
 
 if TYPE_CHECKING:
-    from autodeploy import CachedSequenceInterface, ModelFactory
     from torch import fx
+
+    from autodeploy import CachedSequenceInterface, ModelFactory
 
 
 def _info(num_matches: int) -> TransformInfo:

@@ -16,6 +16,7 @@ from .errors import ExportInputError
 
 if TYPE_CHECKING:
     import torch
+
     from autodeploy import CachedSequenceInterface
 
 INPUT_NAME = "input_ids"

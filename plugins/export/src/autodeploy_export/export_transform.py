@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Optional
 
-from autodeploy import BaseTransform, SharedConfig, TransformConfig, TransformInfo
 from pydantic import Field
 
+from autodeploy import BaseTransform, SharedConfig, TransformConfig, TransformInfo
+
 if TYPE_CHECKING:
-    from autodeploy import CachedSequenceInterface, ModelFactory
     from torch import nn
+
+    from autodeploy import CachedSequenceInterface, ModelFactory
 
 FACTORY_MODEL_ATTR = "factory_model"
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from autodeploy import BaseTransform, TransformConfig
 from pydantic import Field
+
+from autodeploy import BaseTransform, TransformConfig
 
 
 class ProbeBuildConfig(TransformConfig):

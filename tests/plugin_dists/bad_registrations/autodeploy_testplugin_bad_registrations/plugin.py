@@ -2,8 +2,9 @@
 does not derive TransformConfig, a factory that is no ModelFactory, a mode entry that is not a
 mapping; and `still_fine`, which is valid and must stay usable."""
 
-from autodeploy import BaseTransform, hookimpl
 from pydantic import BaseModel
+
+from autodeploy import BaseTransform, hookimpl
 
 
 class NotATransformConfig(BaseModel):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from autodeploy import BaseTransform, SharedConfig, TransformConfig, TransformInfo
 from pydantic import Field
+
+from autodeploy import BaseTransform, SharedConfig, TransformConfig, TransformInfo
 
 if TYPE_CHECKING:
     from torch import nn

@@ -1,6 +1,7 @@
 """Imports torch at module level: every listing of transforms would pay for it."""
 
 import torch  # noqa: F401 - the point of this test plugin
+
 from autodeploy import BaseTransform, TransformInfo, hookimpl
 
 
