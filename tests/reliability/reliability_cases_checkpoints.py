@@ -217,13 +217,7 @@ CASES: tuple[CheckpointCase, ...] = (
         what="an integer tensor where the model has a floating-point weight",
         damage=wrong_dtype,
         file="",
-        problem="model.norm.weight",
-        fails_in={"graph": ("load_weights", "weight_load"), "transformers": BUILD_AND_LOAD},
-        gaps={
-            "transformers": "plugins/hf (HFModelFactory._validate_checkpoint / build_and_load_model) checks "
-            "names and shapes but not dtypes: from_pretrained silently casts an int32 tensor into a float32 "
-            "weight; the graph mode's load_weights refuses it"
-        },
+        problem="model.norm.weight in model.safetensors: checkpoint int32 vs model float32",
     ),
     CheckpointCase(
         id="missing-tensor",

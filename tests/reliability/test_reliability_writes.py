@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -141,8 +142,10 @@ def docs_page_interrupted(case: WriteCase, tmp_path: Path, cli_cwd, **_) -> None
 def scaffold_interrupted(case: WriteCase, tmp_path: Path, cli_cwd, **_) -> None:
     env = clean_env()
     result = run_cli(CliCall(("new-plugin", "reliable_probe", "--dir", str(tmp_path)), env, cli_cwd, case.fsize_limit))
-    assert_clean_failure(result, "error: cannot write ", EFBIG_TEXT)
+    target = tmp_path / "autodeploy-plugin-reliable-probe"
+    assert_clean_failure(result, f"error: cannot write {target}{os.sep}", EFBIG_TEXT)
     assert leftover_temp_files(tmp_path) == []
+    assert list(tmp_path.iterdir()) == [], "the interrupted run left a partial plugin folder"
     # nothing half-made may stand in the way: the same command, uninterrupted, must now succeed
     again = run_cli(CliCall(("new-plugin", "reliable_probe", "--dir", str(tmp_path)), env, cli_cwd))
     assert again.returncode == 0, again.stderr

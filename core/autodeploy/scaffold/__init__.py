@@ -10,8 +10,8 @@ from pathlib import Path
 from string import Template
 
 from .._version import __version__
-from ..atomic import atomic_write_text
 from .names import PluginNames, ScaffoldError, core_requirement
+from .staging import write_tree_atomically
 from .templates import FILES
 
 
@@ -32,15 +32,11 @@ def scaffold_plugin(name: str, parent: Path) -> Path:
     """Write a new plugin named `name` into ``parent/autodeploy-plugin-<name>``; return that folder.
 
     Refuses (`ScaffoldError`) to write into a folder that exists and is not empty: nothing of the
-    user's is ever overwritten.
+    user's is ever overwritten. The plugin appears whole or not at all (see `write_tree_atomically`):
+    an interrupted run leaves nothing that would make the next one refuse.
     """
     names = PluginNames.from_name(name)
-    target = parent / names.distribution
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ScaffoldError(f"{target}: already exists and is not empty; choose another --dir or name")
-    for relative, text in render_plugin_files(names).items():
-        atomic_write_text(target / relative, text)
-    return target
+    return write_tree_atomically(parent / names.distribution, render_plugin_files(names))
 
 
 __all__ = ["PluginNames", "ScaffoldError", "core_requirement", "render_plugin_files", "scaffold_plugin"]

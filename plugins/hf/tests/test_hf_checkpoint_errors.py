@@ -173,6 +173,104 @@ def test_shapes_that_do_not_fit_the_config(llama_dir: Path, checkpoint_copy: Cop
     assert_names(error, folder, "do not have the shapes", r"mlp\.up_proj\.weight in model\.safetensors", r"\[64, 32\]")
 
 
+def rewrite_safetensors(path: Path, change: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    tensors = dict(load_file(path))
+    change(tensors)
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def test_integer_tensor_where_the_model_has_a_float_weight(llama_dir: Path, checkpoint_copy: Copy) -> None:
+    folder = checkpoint_copy(llama_dir)
+    weights = folder / "model.safetensors"
+    name = "model.layers.1.mlp.down_proj.weight"
+    rewrite_safetensors(weights, lambda tensors: tensors.update({name: tensors[name].to(torch.int32)}))
+    error = build_error(folder)  # graph mode (build_model) and transformers mode (from_pretrained) alike
+    assert_names(
+        error,
+        folder,
+        "1 tensors have dtypes the model's tensors cannot take",
+        re.escape(f"{name} in model.safetensors: checkpoint int32 vs model float32"),
+    )
+
+
+def test_bool_and_complex_tensors_are_refused_even_in_a_float16_model(llama_dir: Path, checkpoint_copy: Copy) -> None:
+    folder = checkpoint_copy(llama_dir)
+
+    def damage(tensors: dict[str, torch.Tensor]) -> None:
+        tensors["model.norm.weight"] = tensors["model.norm.weight"] > 1.0
+        tensors["lm_head.weight"] = tensors["lm_head.weight"].to(torch.complex64)
+
+    rewrite_safetensors(folder / "model.safetensors", damage)
+    error = build_error(folder, dtype="float16")
+    assert_names(
+        error,
+        folder,
+        "2 tensors have dtypes",
+        re.escape("lm_head.weight in model.safetensors: checkpoint complex64 vs model float16"),
+        re.escape("model.norm.weight in model.safetensors: checkpoint bool vs model float16"),
+    )
+
+
+def test_wrong_dtype_in_a_shard_names_the_shard(llama_sharded_dir: Path, checkpoint_copy: Copy) -> None:
+    folder = checkpoint_copy(llama_sharded_dir)
+    shard = sorted(folder.glob("model-*.safetensors"))[1]
+    name = sorted(load_file(shard))[0]
+    rewrite_safetensors(shard, lambda tensors: tensors.update({name: tensors[name].to(torch.int64)}))
+    error = build_error(folder)
+    assert_names(error, folder, re.escape(f"{name} in {shard.name}: checkpoint int64 vs model float32"))
+
+
+def test_integer_tensor_in_a_bin_checkpoint(llama_bin_dir: Path, checkpoint_copy: Copy) -> None:
+    folder = checkpoint_copy(llama_bin_dir)
+    weights = folder / "pytorch_model.bin"
+    state_dict = torch.load(weights, weights_only=True)
+    state_dict["model.embed_tokens.weight"] = state_dict["model.embed_tokens.weight"].to(torch.int8)
+    torch.save(state_dict, weights)
+    error = build_error(folder)
+    assert_names(
+        error, folder, re.escape("model.embed_tokens.weight in pytorch_model.bin: checkpoint int8 vs model float32")
+    )
+
+
+def test_a_bfloat16_checkpoint_loads_into_a_float32_model(llama_dir: Path, checkpoint_copy: Copy) -> None:
+    """Casting between floating-point dtypes is what ``dtype`` is for: no error, values cast."""
+    folder = checkpoint_copy(llama_dir)
+    weights = folder / "model.safetensors"
+    rewrite_safetensors(weights, lambda tensors: tensors.update({k: v.to(torch.bfloat16) for k, v in tensors.items()}))
+    checkpoint = load_file(weights)
+
+    skeleton = AutoModelForCausalLMFactory(model=str(folder), dtype="float32").build_model("meta")
+    assert skeleton.model.norm.weight.dtype == torch.float32
+    model = AutoModelForCausalLMFactory(model=str(folder), dtype="float32").build_and_load_model("cpu")
+    for name, tensor in model.state_dict().items():
+        assert tensor.dtype == torch.float32, name
+        if name in checkpoint:
+            assert torch.equal(tensor, checkpoint[name].to(torch.float32)), name
+
+
+@pytest.mark.parametrize(
+    ("checkpoint_dtype", "model_dtype", "fits"),
+    [
+        ("bfloat16", torch.float32, True),
+        ("float8_e4m3fn", torch.bfloat16, True),
+        ("float64", torch.float16, True),
+        ("int32", torch.float32, False),
+        ("uint8", torch.bfloat16, False),
+        ("bool", torch.float32, False),
+        ("complex64", torch.float32, False),
+        ("complex64", torch.int64, False),
+        ("complex64", torch.complex64, True),
+        ("int64", torch.int64, True),  # integer buffers (position ids, quantised storage) are the model's own
+        ("float32", torch.int8, True),
+        ("no_such_dtype", torch.float32, True),  # a dtype this torch does not know: the loader judges it
+    ],
+)
+def test_which_checkpoint_dtypes_fit_which_model_tensors(checkpoint_dtype: str, model_dtype: torch.dtype, fits: bool):
+    from autodeploy_hf.tensor_dtypes import dtype_fits
+
+    assert dtype_fits(checkpoint_dtype, model_dtype) is fits
+
+
 def test_tensor_missing_from_the_checkpoint(llama_dir: Path, checkpoint_copy: Copy) -> None:
     folder = checkpoint_copy(llama_dir)
     weights = folder / "model.safetensors"

@@ -13,9 +13,10 @@ A factory is made from a pipeline config in a line and does nothing until asked;
   ``inv_freq``), for the ``load_weights`` transform.
 
 The folder is validated when the model is built: a missing folder, a missing or broken
-``config.json``, truncated or corrupt weight files, a broken shard index and tensors whose names
-or shapes do not fit the config are each reported as a `CheckpointError` naming the file and the
-problem. Checkpoint folders are only ever read. No code from the folder runs unless
+``config.json``, truncated or corrupt weight files, a broken shard index, tensors whose names
+or shapes do not fit the config and tensors whose dtype no cast makes a weight of the model
+(integer, bool or complex values where it has floating-point weights; read from the headers) are
+each reported as a `CheckpointError` naming the file and the problem. Checkpoint folders are only ever read. No code from the folder runs unless
 ``trust_remote_code`` is set.
 
 This module imports neither torch nor transformers at import time (plugin hosts list factories

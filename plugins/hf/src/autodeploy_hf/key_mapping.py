@@ -8,8 +8,9 @@ loaders see the model's own names. Checkpoints that need more than renaming (tra
 "converters", e.g. per-expert MoE weights stacked into one tensor) are detected and reported:
 only ``from_pretrained`` (the ``transformers`` mode) performs those.
 
-`check_specs_against_model` compares names and shapes before anything is loaded, so a checkpoint
-that does not fit its config is reported naming the tensors and files at fault.
+`check_specs_against_model` compares names, shapes and dtypes (from headers) before anything is
+loaded, so a checkpoint that does not fit its config is reported naming the tensors and files at
+fault.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from .checkpoint import TensorSpec
 from .errors import checkpoint_error, list_names
+from .tensor_dtypes import dtype_fits, dtype_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -91,13 +93,15 @@ class SpecCheck:
     missing: list[str] = field(default_factory=list)  # model names no checkpoint tensor provides
     unexpected: list[str] = field(default_factory=list)  # checkpoint names the model has no tensor for
     shape_mismatches: list[str] = field(default_factory=list)  # "name in file: checkpoint (...) vs model (...)"
+    # "name in file: checkpoint int32 vs model float32": values no cast turns into that model tensor
+    dtype_mismatches: list[str] = field(default_factory=list)
     needs_conversion: list[str] = field(default_factory=list)  # checkpoint names only from_pretrained converts
 
 
 def check_specs_against_model(
     specs: Mapping[str, TensorSpec], model: nn.Module, mapper: Optional[KeyMapper] = None
 ) -> SpecCheck:
-    """Compare checkpoint names and shapes (from headers) with the model's parameters and buffers."""
+    """Compare checkpoint names, shapes and dtypes (from headers) with the model's parameters and buffers."""
     mapper = mapper or KeyMapper(model)
     model_tensors = model.state_dict(keep_vars=True)
     result = SpecCheck()
@@ -111,10 +115,16 @@ def check_specs_against_model(
             result.unexpected.append(checkpoint_name)
             continue
         provided.add(model_name)
-        expected = tuple(model_tensors[model_name].shape)
+        model_tensor = model_tensors[model_name]
+        expected = tuple(model_tensor.shape)
         if spec.shape != expected:
             result.shape_mismatches.append(
                 f"{checkpoint_name} in {spec.file.name}: checkpoint {list(spec.shape)} vs model {list(expected)}"
+            )
+        if not dtype_fits(spec.dtype, model_tensor.dtype):
+            result.dtype_mismatches.append(
+                f"{checkpoint_name} in {spec.file.name}: "
+                f"checkpoint {spec.dtype} vs model {dtype_name(model_tensor.dtype)}"
             )
     if not result.needs_conversion:  # converted tensors provide names we cannot enumerate from headers
         result.missing = sorted(missing_names(model, set(model_tensors), provided))
@@ -148,7 +158,7 @@ def _ignored(model: nn.Module, name: str, kind: str) -> bool:
 def raise_for_spec_problems(
     check: SpecCheck, checkpoint: Path, files: Iterable[Path], *, allow_conversion: bool
 ) -> None:
-    """Raise a `CheckpointError` for names/shapes that do not fit; log tensors the model will not use.
+    """Raise a `CheckpointError` for names/shapes/dtypes that do not fit; log tensors the model will not use.
 
     Unexpected tensors are only logged: a config override such as ``num_hidden_layers: 1``
     deliberately leaves checkpoint tensors unused (as ``from_pretrained`` does).
@@ -158,9 +168,15 @@ def raise_for_spec_problems(
         raise checkpoint_error(
             checkpoint,
             f"{len(check.shape_mismatches)} tensors do not have the shapes the config gives: "
-            f"{'; '.join(sorted(check.shape_mismatches)[:8])}"
-            + (f"; and {len(check.shape_mismatches) - 8} more" if len(check.shape_mismatches) > 8 else "")
-            + " (is config.json the one of these weights? are model_kwargs changing sizes?)",
+            f"{_first_few(check.shape_mismatches)} (is config.json the one of these weights? are model_kwargs "
+            "changing sizes?)",
+        )
+    if check.dtype_mismatches:
+        raise checkpoint_error(
+            checkpoint,
+            f"{len(check.dtype_mismatches)} tensors have dtypes the model's tensors cannot take: "
+            f"{_first_few(check.dtype_mismatches)} (a load would silently cast integer, bool or complex values "
+            "into meaningless weights; are these the weights of this model?)",
         )
     if check.missing:
         raise checkpoint_error(
@@ -182,3 +198,10 @@ def raise_for_spec_problems(
             len(check.unexpected),
             list_names(check.unexpected),
         )
+
+
+def _first_few(problems: list[str], limit: int = 8) -> str:
+    """The first `limit` problems (sorted), '; '-separated, then how many more there are."""
+    ordered = sorted(problems)
+    shown = "; ".join(ordered[:limit])
+    return f"{shown}; and {len(ordered) - limit} more" if len(ordered) > limit else shown
