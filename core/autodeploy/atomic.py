@@ -39,6 +39,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     except OSError as exc:
         raise AtomicWriteError(exc.errno, exc.strerror or str(exc), str(target)) from exc
     try:
+        # mkstemp creates 0600 files; give the file the mode it had, or what a plain open() would
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -50,6 +52,16 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
             raise AtomicWriteError(exc.errno, exc.strerror or str(exc), str(target)) from exc
         raise
     return target
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits of the file being replaced, else 0666 less the process umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> Path:

@@ -38,3 +38,19 @@ def test_write_failing_midway_keeps_old_file(tmp_path):
     assert "failed: 27" in result.stdout  # EFBIG
     assert target.read_text() == "old content"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"], "temporary file left behind"
+
+
+def test_new_files_get_the_usual_permissions_and_replaced_files_keep_theirs(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        fresh = atomic_write_text(tmp_path / "docs.md", "page")
+        assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+        script = tmp_path / "tool.sh"
+        script.write_text("#!/bin/sh\n")
+        script.chmod(0o755)
+        atomic_write_text(script, "#!/bin/sh\necho hi\n")
+        assert script.stat().st_mode & 0o777 == 0o755
+    finally:
+        os.umask(umask)
