@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -32,14 +35,47 @@ def time_command(argv: Sequence[str], repeat: int) -> float:
 def print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
     cells = [[str(row.get(col, "")) for col in columns] for row in rows]
     widths = [max(len(col), *(len(c[i]) for c in cells)) for i, col in enumerate(columns)]
-    print("  ".join(col.ljust(w) for col, w in zip(columns, widths)))
+    print("  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)))
     for c in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
 
 
 def write_json(path: Path | None, data: dict[str, Any]) -> None:
+    """Write `data` to `path` (nothing when None) atomically, as everything the project writes."""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    from autodeploy.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     print(f"results written to {path}", file=sys.stderr)
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (empty where the OS has none): timings on a shared
+    machine mean little without them."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return []
+
+
+def environment(**extra: Any) -> dict[str, Any]:
+    """Where the numbers were measured: versions, CPUs and load, plus `extra` (e.g. torch threads).
+
+    Versions come from the installed distributions' metadata: asking never imports torch.
+    """
+    from importlib import metadata
+
+    info: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    for name in ("torch", "transformers"):
+        try:
+            info[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            info[name] = None
+    info["load_average"] = load_average()
+    info.update(extra)
+    return info
+
+
+def rounded(values: Sequence[float], digits: int = 4) -> list[float]:
+    return [round(value, digits) for value in values]
