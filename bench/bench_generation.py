@@ -8,6 +8,10 @@ A random ~50M-parameter Llama (fp32, tied embeddings like SmolLM2) is saved with
 - ``graph_torch_simple``: the module built through the real pipeline (``PluginHost.
   from_environment()``, the ``AutoModelForCausalLM`` factory, ``InferenceOptimizer(factory,
   {"mode": "graph"}, host=host).run(cm)``), decoded with ``autodeploy.generation.greedy_generate``;
+- ``graph_torch_simple_gather_logits``: "graph, torch-simple + gather_logits_before_lm_head": the
+  same module with that transform enabled through the pipeline config (``transforms:
+  gather_logits_before_lm_head: {enabled: true}``), so the graph computes the lm_head for the last
+  position only, as ``generate`` does (``logits_to_keep=1``);
 - ``graph_torch_compile``: the same with ``compile_model.backend: torch-compile``. Its one-off
   cost is reported apart: the ``compile_model`` transform's time from the run report (it compiles
   and warms up on the example inputs), then the first call on the prompt and the first whole
@@ -71,6 +75,8 @@ RATIO_TARGET = 1.0
 BASELINE = "hf_no_cache"
 TARGET_SIDE = "graph_torch_simple"
 COMPILED_SIDE = "graph_torch_compile"
+GATHER_SIDE = "graph_torch_simple_gather_logits"
+GATHER_TRANSFORM = "gather_logits_before_lm_head"
 ALL_LOGITS_SIDE = "hf_no_cache_all_logits"
 STARTED = time.perf_counter()
 
@@ -111,13 +117,16 @@ def load_eager(folder: Path) -> nn.Module:
     return model
 
 
-def build_graph_module(folder: Path, backend: str) -> tuple[nn.Module, dict[str, float]]:
-    """The ``graph`` mode module with `backend` for compile_model, and its transforms' times."""
+def build_graph_module(folder: Path, backend: str, enable: tuple[str, ...] = ()) -> tuple[nn.Module, dict[str, float]]:
+    """The ``graph`` mode module with `backend` for compile_model and the transforms named in
+    `enable` switched on, and its transforms' times."""
     from autodeploy import CachedSequenceInterface, InferenceOptimizer, PluginHost
 
     host = PluginHost.from_environment()
     factory = host.factory_class("AutoModelForCausalLM")(model=str(folder))
-    config = {"mode": "graph", "transforms": {"compile_model": {"backend": backend}}}
+    transforms: dict[str, dict[str, Any]] = {"compile_model": {"backend": backend}}
+    transforms.update({key: {"enabled": True} for key in enable})
+    config = {"mode": "graph", "transforms": transforms}
     start = time.perf_counter()
     result = InferenceOptimizer(factory, config, host=host).run(CachedSequenceInterface(max_seq_len=MAX_SEQ_LEN))
     times = {record.key: record.wall_time_s for record in result.report.records}
@@ -218,11 +227,14 @@ def measure(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     eager = load_eager(folder)
     progress("checkpoint written and loaded eagerly; building the graph module (torch-simple)")
     graph_simple, simple_times = build_graph_module(folder, "torch-simple")
-    pipeline_times = {"torch-simple": simple_times}
+    progress(f"building the graph module (torch-simple + {GATHER_TRANSFORM})")
+    graph_gather, gather_times = build_graph_module(folder, "torch-simple", enable=(GATHER_TRANSFORM,))
+    pipeline_times = {"torch-simple": simple_times, f"torch-simple+{GATHER_TRANSFORM}": gather_times}
     prompt = torch.randint(0, MODEL["vocab_size"], (1, PROMPT_LEN), generator=torch.Generator().manual_seed(1))
     sides: dict[str, Callable[[], Any]] = {
         BASELINE: lambda: hf_generate(eager, prompt, use_cache=False),
         TARGET_SIDE: lambda: greedy_generate(graph_simple, prompt, NEW_TOKENS),
+        GATHER_SIDE: lambda: greedy_generate(graph_gather, prompt, NEW_TOKENS),
         "hf_kv_cache": lambda: hf_generate(eager, prompt, use_cache=True),
         ALL_LOGITS_SIDE: lambda: hf_generate(eager, prompt, use_cache=False, logits_to_keep=0),
     }
@@ -294,6 +306,10 @@ def main() -> int:
     print(
         f"{TARGET_SIDE} / {BASELINE} = {ratios[TARGET_SIDE]:.2f}x (target >= {RATIO_TARGET:.1f}x: "
         f"{'met' if met else 'MISSED'}; best-of ratio {best[TARGET_SIDE]:.2f}x); same token ids: {same_ids[TARGET_SIDE]}"
+    )
+    print(
+        f"{GATHER_SIDE} / {BASELINE} = {ratios[GATHER_SIDE]:.2f}x (best-of {best[GATHER_SIDE]:.2f}x; "
+        f"same token ids: {same_ids[GATHER_SIDE]}) (graph, torch-simple + {GATHER_TRANSFORM})"
     )
     if costs:
         print(

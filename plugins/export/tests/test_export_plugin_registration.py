@@ -10,6 +10,7 @@ from importlib.metadata import distribution
 import autodeploy_export.plugin as export_plugin
 from autodeploy_export.cleanup_transforms import CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs
 from autodeploy_export.export_transform import ExportToGM, ExportToGMConfig
+from autodeploy_export.gather_logits_transform import GatherLogitsBeforeLmHead
 
 from autodeploy.plugin import PluginControls, PluginHost
 
@@ -19,6 +20,7 @@ KEYS = {
     "cleanup_noop_slice": CleanupNoopSlice,
     "cleanup_noop_add": CleanupNoopAdd,
     "cleanup_unused_inputs": CleanupUnusedInputs,
+    "gather_logits_before_lm_head": GatherLogitsBeforeLmHead,
 }
 
 
@@ -26,6 +28,7 @@ def test_importing_the_plugin_module_does_not_import_torch():
     script = (
         "import json, sys\n"
         "import autodeploy_export.plugin, autodeploy_export.export_transform, autodeploy_export.cleanup_transforms\n"
+        "import autodeploy_export.gather_logits_transform\n"
         "import autodeploy_export.errors, autodeploy_export.failure\n"
         "print(json.dumps(sorted(m for m in ('torch', 'transformers') if m in sys.modules)))\n"
     )
@@ -60,6 +63,8 @@ def test_host_registers_every_key_and_the_graph_mode_entries():
         config = KEYS[key].get_config_class()(**graph[key])
         assert config.run_per_gm is True  # per exported GraphModule
     assert ExportToGMConfig(**graph["export_to_gm"]).unknown_fields() == []
+    # opt-in: it changes the output to the last position's logits
+    assert graph["gather_logits_before_lm_head"] == {"stage": "post_load_fusion", "run_per_gm": True, "enabled": False}
 
 
 def test_installed_distribution_keeps_the_plugin_contract():
