@@ -23,6 +23,7 @@ from ..atomic import atomic_write_text
 from ..errors import AutodeployError, ConfigError, TransformError
 from ..optimizer import InferenceOptimizer, build_factory, build_sequence_interface
 from ..optimizer.pipeline_config import PYTHON_SOURCE, PipelineConfig, build_pipeline_config
+from .config_options import add_set_option
 from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
 from .output import write_text
 from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
@@ -70,14 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         metavar="FILE",
         help="a YAML pipeline config, merged over the mode (repeatable, later files win)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override one setting, value in YAML (repeatable), e.g. transforms.compile_model.backend=torch-simple",
-    )
+    add_set_option(parser, "transforms.compile_model.backend=torch-simple")
     prompt = parser.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"the text to answer (default: {DEFAULT_PROMPT!r})")
     prompt.add_argument("--input-ids", metavar="IDS", help="token ids instead of a prompt, e.g. 1,2,3 (no tokenizer)")

@@ -9,6 +9,7 @@ from ..optimizer.overrides import TRANSFORMS_KEY
 from ..optimizer.pipeline_config import PipelineConfig, build_pipeline_config
 from ..optimizer.pipeline_inputs import factory_class_of
 from ..optimizer.validation import PipelineEntry, validate_transforms
+from .config_options import add_set_option
 from .output import format_table, format_value, write_json, write_text
 
 if TYPE_CHECKING:
@@ -22,14 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     parser = subparsers.add_parser(NAME, help=HELP, description=HELP, parents=parents)
     parser.add_argument("configs", nargs="+", metavar="CONFIG.yaml", help="YAML config files, merged in order")
     parser.add_argument("--mode", help="the preset pipeline to start from (overrides `mode:` in the files)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override one setting, value in YAML (repeatable), e.g. transforms.build_model.device=cpu",
-    )
+    add_set_option(parser, "transforms.build_model.device=cpu")
     parser.add_argument("--strict", action="store_true", help="treat unknown fields as errors")
     parser.add_argument("--json", action="store_true", help="print the resolved pipeline as JSON")
 

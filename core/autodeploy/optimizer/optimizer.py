@@ -113,14 +113,7 @@ class InferenceOptimizer:
         except TransformError as exc:
             if transform.last_record is not None:
                 report.add(transform.last_record)
-                self._call_hook(
-                    "autodeploy_transform_error",
-                    key=entry.key,
-                    stage=entry.stage,
-                    error=transform.last_error or exc,
-                    record=transform.last_record,
-                    will_continue=False,
-                )
+                self._report_error(entry, transform.last_error or exc, transform.last_record, will_continue=False)
             exc.report = report  # type: ignore[attr-defined]
             raise
         except Exception as exc:  # noqa: BLE001 - raised around the transform's own code (e.g. an overridden __call__)
@@ -129,16 +122,22 @@ class InferenceOptimizer:
         assert record is not None, "BaseTransform.__call__ records every run"
         report.add(record)
         if transform.last_error is not None:  # failed, skipped by skip_on_error
-            self._call_hook(
-                "autodeploy_transform_error",
-                key=entry.key,
-                stage=entry.stage,
-                error=transform.last_error,
-                record=record,
-                will_continue=True,
-            )
+            self._report_error(entry, transform.last_error, record, will_continue=True)
         self._call_hook("autodeploy_after_transform", key=entry.key, stage=entry.stage, record=record, mod=mod)
         return mod
+
+    def _report_error(
+        self, entry: PipelineEntry, error: BaseException, record: TransformRecord, *, will_continue: bool
+    ) -> None:
+        """Tell the error hook about a failed transform (the one place that calls it)."""
+        self._call_hook(
+            "autodeploy_transform_error",
+            key=entry.key,
+            stage=entry.stage,
+            error=error,
+            record=record,
+            will_continue=will_continue,
+        )
 
     def _failed_before_running(
         self,
@@ -164,14 +163,7 @@ class InferenceOptimizer:
             skipped_on_error=will_continue,
         )
         report.add(record)
-        self._call_hook(
-            "autodeploy_transform_error",
-            key=entry.key,
-            stage=entry.stage,
-            error=exc,
-            record=record,
-            will_continue=will_continue,
-        )
+        self._report_error(entry, exc, record, will_continue=will_continue)
         if not will_continue:
             error = TransformError(entry.key, entry.stage.value, f"{what}: {problem}")
             error.report = report  # type: ignore[attr-defined]
