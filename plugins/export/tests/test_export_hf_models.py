@@ -105,7 +105,10 @@ def test_export_replaces_factory_model_with_graph_module(exported):
     assert record.status is TransformStatus.APPLIED
     assert record.info.num_matches == 1
     dims = gm.meta[EXPORT_META_KEY]["dynamic_shapes"]["input_ids"]
-    assert dims == {0: ("batch_size", 1, MAX_BATCH), 1: ("seq_len", 1, MAX_SEQ)}
+    # a packed step carries up to the token budget in one row, so the sequence dim reaches it
+    token_budget = exported.cm.token_budget
+    assert token_budget == MAX_BATCH * MAX_SEQ
+    assert dims == {0: ("batch_size", 1, MAX_BATCH), 1: ("seq_len", 1, token_budget)}
 
 
 def test_graph_module_keeps_the_models_state_dict_and_buffer_names(exported):
