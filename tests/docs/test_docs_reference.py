@@ -13,7 +13,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = ROOT / "docs" / "reference"
-AUTODEPLOY_REFERENCE = ROOT.parent / "shared" / "reference" / "factory-stage.txt"
+# The facts of AutoDeploy's "Factory Stage" page, one JSON file per transform, kept by the plugin
+# that provides the transform (its own reference tests read the same file).
+AUTODEPLOY_REFERENCE = {
+    "Build Model": ROOT / "plugins" / "build-model" / "tests" / "autodeploy_reference.json",
+    "Build And Load Factory Model": ROOT / "plugins" / "build-and-load" / "tests" / "autodeploy_reference.json",
+}
 
 
 def first_party_distributions() -> list[str]:
@@ -50,26 +55,6 @@ def test_committed_reference_is_up_to_date():
 # --- the factory page against AutoDeploy's reference page ----------------------------------------
 
 
-def reference_sections(text: str) -> dict[str, str]:
-    """AutoDeploy's page split into transform sections: a title line (ending in '#') followed by
-    the transform key."""
-    titles = list(re.finditer(r"^(.+)#\n\nTransform key:", text, re.M))
-    sections = {}
-    for index, match in enumerate(titles):
-        end = titles[index + 1].start() if index + 1 < len(titles) else len(text)
-        sections[match.group(1)] = text[match.start() : end]
-    return sections
-
-
-def reference_fields(section: str) -> dict[str, tuple[str, str, str]]:
-    """field name -> (type, default, description) from `field NAME: TYPE = DEFAULT` entries."""
-    fields = {}
-    for match in re.finditer(r"^field (\w+): (.+?)(?: = (.+)| \[Required\])\n\n(.+)$", section, re.M):
-        name, type_, default, description = match.groups()
-        fields[name] = (type_, default or "required", description)
-    return fields
-
-
 def our_sections(text: str) -> dict[str, str]:
     parts = re.split(r'^<a id="[^"]+"></a>$', text, flags=re.M)[1:]
     return {re.search(r"^## (.+)$", part, re.M).group(1): part for part in parts}
@@ -92,54 +77,50 @@ def normalized(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def both_pages():
-    if not AUTODEPLOY_REFERENCE.is_file():
-        pytest.skip(f"{AUTODEPLOY_REFERENCE} (the project's shared material) is not here")
-    return AUTODEPLOY_REFERENCE.read_text(encoding="utf-8"), (REFERENCE_DIR / "factory-stage.md").read_text(
-        encoding="utf-8"
-    )
+def theirs() -> dict[str, dict]:
+    """Section title -> the facts of AutoDeploy's page for that transform, in the page's order."""
+    facts = [json.loads(path.read_text(encoding="utf-8")) for path in AUTODEPLOY_REFERENCE.values()]
+    return {fact["title"]: fact for fact in sorted(facts, key=lambda fact: fact["section_order"])}
 
 
-def test_factory_page_has_every_transform_of_the_reference(both_pages):
-    reference, ours = both_pages
-    assert reference.splitlines()[0] == "Factory Stage#" and ours.splitlines()[2] == "# Factory Stage"
-    theirs, mine = reference_sections(reference), our_sections(ours)
+@pytest.fixture(scope="module")
+def ours() -> str:
+    return (REFERENCE_DIR / "factory-stage.md").read_text(encoding="utf-8")
+
+
+def test_factory_page_has_every_transform_of_the_reference(theirs, ours):
+    assert {fact["page"] for fact in theirs.values()} == {"Factory Stage"}
+    assert ours.splitlines()[2] == "# Factory Stage"
     assert list(theirs) == ["Build Model", "Build And Load Factory Model"]
-    assert set(theirs) <= set(mine)
+    assert set(theirs) <= set(our_sections(ours))
 
 
 @pytest.mark.parametrize("title", ["Build Model", "Build And Load Factory Model"])
-def test_each_transform_section_carries_what_the_reference_shows(both_pages, title):
-    reference, ours = both_pages
-    theirs, mine = reference_sections(reference)[title], our_sections(ours)[title]
+def test_each_transform_section_carries_what_the_reference_shows(theirs, ours, title):
+    fact, mine = theirs[title], our_sections(ours)[title]
 
-    key = re.search(r"Transform key: (\w+)", theirs).group(1)
-    assert f"Transform key: `{key}`" in mine
+    assert f"Transform key: `{fact['transform_key']}`" in mine
     assert re.search(r"Source module: `autodeploy_\w+(\.\w+)*`", mine)
-    modes = re.search(r"Configured modes: (.+)", theirs).group(1)
-    assert f"Configured modes: {modes}\n" in mine
+    assert f"Configured modes: {', '.join(fact['configured_modes'])}\n" in mine
 
-    class_name = re.search(r"^class [\w.]+\.(\w+)\($", theirs, re.M).group(1)
+    class_name = fact["class"].rsplit(".", 1)[1]
     assert re.search(rf"^class [\w.]+\.{class_name}\(\n    config: TransformConfig,\n\)$", mine, re.M)
-    base = re.search(r"^Bases: (\w+)$", theirs, re.M).group(1)
-    assert f"Bases: `{base}`" in mine
-    first_doc_line = theirs.split(f"Bases: {base}\n\n", 1)[1].splitlines()[0]
-    assert normalized(first_doc_line) in normalized(mine)
+    assert f"Bases: `{fact['bases']}`" in mine
+    assert normalized(fact["docstring"][0]) in normalized(mine)
 
-    if "classmethod get_config_class()" in theirs:
+    if fact["get_config_class_docstring"]:
         assert "### `classmethod get_config_class() -> type[TransformConfig]`" in mine
-        assert "Get the configuration class for the transform." in mine
+        assert fact["get_config_class_docstring"][0] in mine
 
     assert "### YAML configuration" in mine
-    config_class = re.search(r"pydantic model [\w.]+\.(\w+)\[source\]", theirs).group(1)
+    config_class = fact["config_class"].rsplit(".", 1)[1]
     assert re.search(rf"^#### pydantic model `[\w.]+\.{config_class}`$", mine, re.M)
-    assert "Bases: `TransformConfig`" in mine
-    their_schema = json.loads(re.search(r"Show JSON schema\n(\{.*?\n\})\n", theirs, re.S).group(1))
+    assert f"Bases: `{fact['config_bases']}`" in mine
     our_schema = json.loads(re.search(r"```json\n(.*?)\n```", mine, re.S).group(1))
-    assert our_schema == their_schema
-    assert "extra: str = allow" in theirs and "- extra: `'allow'`" in mine
+    assert our_schema == fact["json_schema"]
+    assert fact["config_extra"] == "allow" and "- extra: `'allow'`" in mine
 
-    their_fields, our_fields_ = reference_fields(theirs), our_fields(mine)
+    their_fields, our_fields_ = fact["fields"], our_fields(mine)
     assert their_fields and set(their_fields) <= set(our_fields_)
-    for name, (type_, default, description) in their_fields.items():
-        assert our_fields_[name] == (type_, default, description), name
+    for name, field in their_fields.items():
+        assert our_fields_[name] == (field["type"], field["default"], field["description"]), name

@@ -1,4 +1,4 @@
-"""Helpers of the build-and-load plugin's tests: the reference documentation, tiny checkpoints, and a
+"""Helpers of the build-and-load plugin's tests: the facts of AutoDeploy's reference page, tiny checkpoints, and a
 small real model factory that can only build (no build_and_load_model).
 
 (A uniquely named module imported by the tests; fixtures are in conftest.py.)"""
@@ -17,7 +17,8 @@ from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
 from autodeploy import ModelFactory
 
-REFERENCE_FILE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "factory-stage.txt"
+# The facts of AutoDeploy's "Factory Stage" reference page that the tests check, kept as JSON here
+REFERENCE_FILE = Path(__file__).with_name("autodeploy_reference.json")
 
 _DECODER = dict(
     vocab_size=128,
@@ -30,22 +31,9 @@ _DECODER = dict(
 )
 
 
-def reference_text() -> str:
-    assert REFERENCE_FILE.is_file(), f"the reference documentation is expected at {REFERENCE_FILE}"
-    return REFERENCE_FILE.read_text(encoding="utf-8")
-
-
-def reference_json_schema_after(text: str, heading: str) -> dict[str, Any]:
-    """The first JSON schema block after `heading`."""
-    start = text.index("Show JSON schema", text.index(heading))
-    schema, _ = json.JSONDecoder().raw_decode(text[text.index("{", start) :])
-    return schema
-
-
-def reference_paragraphs(text: str, after: str, before: str) -> list[str]:
-    start = text.index(after) + len(after)
-    end = text.index(before, start)
-    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text[start:end]) if part.strip()]
+def reference() -> dict[str, Any]:
+    """The build_and_load_factory_model section of AutoDeploy's reference page."""
+    return json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
 
 
 def docstring_paragraphs(doc: str | None) -> list[str]:

@@ -1,8 +1,9 @@
-"""Helpers of the build-model plugin's tests: the reference documentation, tiny and Llama-3-70B-sized
-checkpoint folders. (A uniquely named module imported by the tests; fixtures are in conftest.py.)"""
+"""Helpers of the build-model plugin's tests: the facts of AutoDeploy's reference page, tiny and
+Llama-3-70B-sized checkpoint folders. (A uniquely named module imported by the tests; fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-# ../shared/reference from the project's root (the repository is plugins/build-model/tests/../../..)
-REFERENCE_FILE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "factory-stage.txt"
+# The facts of AutoDeploy's "Factory Stage" reference page that the tests check, kept as JSON here
+REFERENCE_FILE = Path(__file__).with_name("autodeploy_reference.json")
 
 LLAMA_3_70B = dict(
     hidden_size=8192,
@@ -34,29 +35,12 @@ TINY_LLAMA = dict(
 )
 
 
-def reference_text() -> str:
-    assert REFERENCE_FILE.is_file(), f"the reference documentation is expected at {REFERENCE_FILE}"
-    return REFERENCE_FILE.read_text(encoding="utf-8")
-
-
-def reference_json_schema(text: str) -> dict[str, Any]:
-    """The first JSON block after "Show JSON schema" (the build_model section's)."""
-    start = text.index("Show JSON schema")
-    block_start = text.index("{", start)
-    schema, _ = json.JSONDecoder().raw_decode(text[block_start:])
-    return schema
-
-
-def reference_paragraphs(text: str, after: str, before: str) -> list[str]:
-    """The paragraphs between the first `after` and the next `before`, whitespace-normalised."""
-    start = text.index(after) + len(after)
-    end = text.index(before, start)
-    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text[start:end]) if part.strip()]
+def reference() -> dict[str, Any]:
+    """The build_model section of AutoDeploy's reference page (key, names, docstrings, schema, fields)."""
+    return json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
 
 
 def docstring_paragraphs(doc: str | None) -> list[str]:
-    import inspect
-
     return [" ".join(part.split()) for part in re.split(r"\n\s*\n", inspect.cleandoc(doc or "")) if part.strip()]
 
 

@@ -3,55 +3,58 @@ docstrings, the `device` field, the JSON schema, and the modes that configure it
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from autodeploy_build_model import BuildModel, BuildModelConfig
-from build_model_testkit import docstring_paragraphs, reference_json_schema, reference_paragraphs, reference_text
+from build_model_testkit import docstring_paragraphs, reference
 from pydantic import ValidationError
 
 from autodeploy import BaseTransform, PluginHost, TransformConfig
 
 
 @pytest.fixture(scope="module")
-def text() -> str:
-    return reference_text()
+def ref() -> dict[str, Any]:
+    return reference()
 
 
-def test_json_schema_equals_the_reference(text: str) -> None:
-    assert BuildModelConfig.model_json_schema() == reference_json_schema(text)
+def test_json_schema_equals_the_reference(ref: dict[str, Any]) -> None:
+    assert BuildModelConfig.model_json_schema() == ref["json_schema"]
 
 
-def test_names_and_bases(text: str, host: PluginHost) -> None:
-    assert "Transform key: build_model" in text
-    assert "class tensorrt_llm._torch.auto_deploy.transform.library.build_model.BuildModel(" in text
-    assert BuildModel.__name__ == "BuildModel" and BuildModel.__bases__ == (BaseTransform,)
-    assert BuildModelConfig.__name__ == "BuildModelConfig" and BuildModelConfig.__bases__ == (TransformConfig,)
+def test_names_and_bases(ref: dict[str, Any], host: PluginHost) -> None:
+    assert ref["transform_key"] == "build_model"
+    assert ref["class"] == "tensorrt_llm._torch.auto_deploy.transform.library.build_model.BuildModel"
+    assert ref["class"].rsplit(".", 1)[1] == BuildModel.__name__ and ref["bases"] == "BaseTransform"
+    assert BuildModel.__bases__ == (BaseTransform,)
+    assert ref["config_class"].rsplit(".", 1)[1] == BuildModelConfig.__name__ == "BuildModelConfig"
+    assert BuildModelConfig.__bases__ == (TransformConfig,)
     assert host.transform_class("build_model") is BuildModel
     assert BuildModel.get_config_class() is BuildModelConfig
 
 
-def test_class_docstring_matches(text: str) -> None:
-    expected = reference_paragraphs(text, "Bases: BaseTransform\n", "classmethod get_config_class()")
-    assert docstring_paragraphs(BuildModel.__doc__) == expected
-    assert len(expected) == 2
+def test_class_docstring_matches(ref: dict[str, Any]) -> None:
+    assert docstring_paragraphs(BuildModel.__doc__) == ref["docstring"]
+    assert len(ref["docstring"]) == 2
 
 
-def test_get_config_class_docstring_matches(text: str) -> None:
-    expected = reference_paragraphs(text, "Type[TransformConfig][source]#\n", "YAML configuration")
-    assert docstring_paragraphs(BuildModel.get_config_class.__doc__) == expected
+def test_get_config_class_docstring_matches(ref: dict[str, Any]) -> None:
+    assert docstring_paragraphs(BuildModel.get_config_class.__doc__) == ref["get_config_class_docstring"]
 
 
-def test_config_docstring_field_and_defaults_match(text: str) -> None:
-    assert docstring_paragraphs(BuildModelConfig.__doc__) == ["Configuration for the build model transform."]
+def test_config_docstring_field_and_defaults_match(ref: dict[str, Any]) -> None:
+    assert docstring_paragraphs(BuildModelConfig.__doc__) == ref["config_docstring"]
+    assert ref["fields"] == {
+        "device": {"type": "str", "default": "'meta'", "description": "The device to build the model on."}
+    }
     field = BuildModelConfig.model_fields["device"]
-    assert "field device: str = 'meta'\n\nThe device to build the model on." in text
     assert field.default == "meta" and field.description == "The device to build the model on."
-    assert BuildModelConfig.model_config.get("extra") == "allow"  # "Config: extra: str = allow"
+    assert BuildModelConfig.model_config.get("extra") == ref["config_extra"] == "allow"
     assert list(BuildModelConfig.model_fields)[-1] == "device"  # "Fields: device (str)", after the base's
 
 
-def test_configured_modes_are_graph_with_the_reference_entry(text: str, host: PluginHost) -> None:
-    section = text[text.index("Transform key: build_model") : text.index("Build And Load Factory Model")]
-    assert "Configured modes: graph" in section
+def test_configured_modes_are_graph_with_the_reference_entry(ref: dict[str, Any], host: PluginHost) -> None:
+    assert ref["configured_modes"] == ["graph"]
     assert host.modes_for("build_model") == ["graph"]
     assert host.mode("graph")["build_model"] == {
         "stage": "factory",

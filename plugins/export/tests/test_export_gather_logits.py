@@ -189,7 +189,9 @@ def test_rewrite_follows_a_cast_and_a_view_after_the_projection(batch: int, seq:
         out = container.factory_model(hidden)
         expected = module(hidden)[:, -1:, :]
     assert out.shape == (batch, 1, 12) and out.dtype == torch.float64
-    assert float((out - expected).abs().max()) < 1e-12
+    # the projection is an fp32 matmul over a different shape (one row instead of all), so its
+    # kernel may round differently: fp32 tolerances, though the cast makes the result float64
+    torch.testing.assert_close(out, expected, rtol=1.3e-6, atol=1e-5)
 
 
 def test_running_it_twice_rewrites_once() -> None:
