@@ -9,13 +9,13 @@ import importlib
 import importlib.metadata
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import environment_without_autodeploy_vars, install_copies
 
 # =================================================================================================
 # Plugin host: test plugin distributions, pip-installed once per session
@@ -28,7 +28,6 @@ import pytest
 
 PLUGIN_DISTS_DIR = Path(__file__).parent / "plugin_dists"
 TEST_PLUGIN_PACKAGE_PREFIX = "autodeploy_testplugin_"
-_AUTODEPLOY_ENV_PREFIX = "AUTODEPLOY_"
 
 
 @dataclass(frozen=True)
@@ -53,23 +52,11 @@ class InstalledTestPlugins:
 def installed_test_plugins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledTestPlugins]:
     """pip-install every distribution of tests/plugin_dists into a fresh directory, once."""
     root = tmp_path_factory.mktemp("test_plugins")
-    sources = root / "src"  # build from a copy: builds write build/ and *.egg-info next to the sources
     site_dir = root / "site"
     folders = sorted(path for path in PLUGIN_DISTS_DIR.iterdir() if (path / "pyproject.toml").is_file())
-    for folder in folders:
-        shutil.copytree(
-            folder, sources / folder.name, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
-        )
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "--target", str(site_dir),
-        *(str(sources / folder.name) for folder in folders),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"installing the test plugins failed:\n{result.stdout}\n{result.stderr}")
+    install_copies(folders, site_dir, root / "src")
 
-    env = {name: value for name, value in os.environ.items() if not name.startswith(_AUTODEPLOY_ENV_PREFIX)}
+    env = environment_without_autodeploy_vars()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site_dir), os.environ.get("PYTHONPATH")]))
     yield InstalledTestPlugins(
         site_dir=site_dir,
@@ -129,30 +116,11 @@ EXAMPLE_PLUGIN_DIR = Path(__file__).resolve().parents[1] / "docs" / "examples" /
 KIT_DISTS_DIR = Path(__file__).parent / "testing_kit" / "dists"
 
 
-def pip_install_target(sources: list[Path], site_dir: Path, work_dir: Path) -> None:
-    """Install `sources` (non-editable, no dependencies, no index) into `site_dir`.
-
-    Built from copies in `work_dir`, so that no build/ or *.egg-info lands in the repository.
-    """
-    copies = []
-    for source in sources:
-        copy = work_dir / source.name
-        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-        copies.append(str(copy))
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "--target", str(site_dir), *copies,
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"pip install {' '.join(copies)} failed:\n{result.stdout}\n{result.stderr}")
-
-
 @pytest.fixture(scope="session")
 def hello_example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site directory holding the installed example plugin `autodeploy-plugin-hello`."""
     root = tmp_path_factory.mktemp("hello_example")
-    pip_install_target([EXAMPLE_PLUGIN_DIR], root / "site", root)
+    install_copies([EXAMPLE_PLUGIN_DIR], root / "site", root)
     return root / "site"
 
 
@@ -161,5 +129,5 @@ def kit_dists_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site directory holding the testing kit's contract-breaking distributions."""
     root = tmp_path_factory.mktemp("kit_dists")
     sources = sorted(path for path in KIT_DISTS_DIR.iterdir() if (path / "pyproject.toml").is_file())
-    pip_install_target(sources, root / "site", root)
+    install_copies(sources, root / "site", root)
     return root / "site"

@@ -8,20 +8,20 @@ tests) asks first.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import environment_without_autodeploy_vars
 
 SESSION_CACHE_NAME = "autodeploy-cache"
 
 
 def clean_environment(cache_dir: Path) -> dict[str, str]:
     """This environment without the user's AUTODEPLOY_* settings, with the test cache."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AUTODEPLOY_")}
+    env = environment_without_autodeploy_vars()
     env["AUTODEPLOY_CACHE_DIR"] = str(cache_dir)
     return env
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import install_copies
 
 PROBE_DIST_DIR = Path(__file__).parent / "probe_plugin_dist"
 PROBE_DISTRIBUTION = "autodeploy-cli-probe"
@@ -26,16 +27,8 @@ SHARED_DISTRIBUTIONS = ("autodeploy-testplugin-good", "autodeploy-testplugin-bro
 def cli_probe_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """pip-install the probe plugin into a fresh directory (not on this interpreter's path)."""
     root = tmp_path_factory.mktemp("cli_probe")
-    sources = root / "src"  # build from a copy: builds write build/ and *.egg-info next to the sources
-    shutil.copytree(PROBE_DIST_DIR, sources, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     site = root / "site"
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "--target", str(site), str(sources),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"installing the probe plugin failed:\n{result.stdout}\n{result.stderr}")
+    install_copies([PROBE_DIST_DIR], site, root / "src")
     yield site
     shutil.rmtree(root, ignore_errors=True)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import environment_without_autodeploy_vars
 
 EXAMPLE_PACKAGE = "autodeploy_hello"
 
@@ -32,6 +33,6 @@ def hello_example_on_path(hello_example_site: Path) -> Iterator[Path]:
 @pytest.fixture
 def hello_example_env(hello_example_site: Path) -> dict[str, str]:
     """The environment for a subprocess that sees the installed example plugin."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AUTODEPLOY_")}
+    env = environment_without_autodeploy_vars()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hello_example_site), os.environ.get("PYTHONPATH")]))
     return env

@@ -2,7 +2,6 @@
 factory page carries everything AutoDeploy's factory-stage reference shows."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import environment_without_autodeploy_vars
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = ROOT / "docs" / "reference"
@@ -40,7 +40,7 @@ def test_committed_reference_is_up_to_date():
         except PackageNotFoundError:
             missing.append(name)
     assert not missing, f"the reference is generated with every first-party plugin installed; missing: {missing}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AUTODEPLOY_")}
+    env = environment_without_autodeploy_vars()
     env["AUTODEPLOY_PLUGINS"] = ",".join(names)  # third-party plugins in this environment stay out
     result = subprocess.run(
         [sys.executable, "-m", "autodeploy", "docs", "--out", str(REFERENCE_DIR), "--check"],

@@ -197,22 +197,41 @@ def test_mode_entries_returned_are_copies(host):
     assert host.mode("greetings")["hello"]["stage"] == "factory"
 
 
-def test_same_distribution_twice_on_the_path_loads_once_and_reports_both_places(
+def test_same_distribution_and_version_twice_on_the_path_is_one_plugin_silently(
     installed_test_plugins, plugin_dists_on_path, tmp_path
 ):
     second_site = tmp_path / "second_site"
-    second_site.mkdir()
     for name in ("autodeploy_testplugin_good", "autodeploy_testplugin_good-1.2.3.dist-info"):
         shutil.copytree(installed_test_plugins.site_dir / name, second_site / name)
+    plugin_dists_on_path.add(second_site, first=False)
+
+    host = PluginHost.from_environment(environ=installed_test_plugins.only_these())
+    (hello,) = [record for record in host.plugins if record.name == "hello"]
+    assert (hello.status, hello.problems) == (PluginStatus.LOADED, [])
+    assert not [problem for problem in host.problems() if "autodeploy-testplugin-good" in problem]
+    assert list(host.transforms()["hello"].obj.__module__.split(".")) == ["autodeploy_testplugin_good", "transform"]
+
+
+def test_same_distribution_in_another_version_on_the_path_loads_once_and_warns_once_naming_both(
+    installed_test_plugins, plugin_dists_on_path, tmp_path
+):
+    second_site = tmp_path / "second_site"
+    shutil.copytree(
+        installed_test_plugins.site_dir / "autodeploy_testplugin_good", second_site / "autodeploy_testplugin_good"
+    )
+    old_info = second_site / "autodeploy_testplugin_good-1.0.0.dist-info"
+    shutil.copytree(installed_test_plugins.site_dir / "autodeploy_testplugin_good-1.2.3.dist-info", old_info)
+    metadata = old_info / "METADATA"
+    metadata.write_text(metadata.read_text().replace("\nVersion: 1.2.3\n", "\nVersion: 1.0.0\n", 1))
     plugin_dists_on_path.add(second_site, first=False)
 
     host = PluginHost.from_environment(environ=installed_test_plugins.only_these())
     hello_records = [record for record in host.plugins if record.name == "hello"]
     assert len(hello_records) == 1
     assert hello_records[0].status is PluginStatus.LOADED
-    (problem,) = hello_records[0].problems
-    assert f"loaded the copy in {installed_test_plugins.site_dir}" in problem
-    assert f"ignored the copies in {second_site} (version 1.2.3)" in problem
+    (problem,) = [problem for problem in host.problems() if "more than once" in problem]  # once per distribution
+    assert f"loaded the copy in {installed_test_plugins.site_dir} (version 1.2.3)" in problem
+    assert f"ignored the copies in {second_site} (version 1.0.0)" in problem
     assert list(host.transforms()["hello"].obj.__module__.split(".")) == ["autodeploy_testplugin_good", "transform"]
     assert "hello" not in {conflict.key for conflict in host.conflicts()}
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import install_copies
 from reliability_support import (
     DISTS_DIR,
     TWICE_OLD_VERSION,
     clean_env,
-    pip_install,
     save_tiny_llama,
     with_version,
 )
@@ -42,8 +42,8 @@ def reliability_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reli
     older_twice = with_version(DISTS_DIR / "twice", root / "work_second", TWICE_OLD_VERSION)
     with ThreadPoolExecutor(max_workers=2) as pool:  # two independent pip runs
         installs = [
-            pool.submit(pip_install, sources, root / "main", root / "work_main"),
-            pool.submit(pip_install, [older_twice], root / "second", root / "work_second" / "copies"),
+            pool.submit(install_copies, sources, root / "main", root / "work_main"),
+            pool.submit(install_copies, [older_twice], root / "second", root / "work_second" / "copies"),
         ]
         for install in installs:
             install.result()

@@ -11,15 +11,16 @@ import hashlib
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from autodeploy_test_support import copy_distribution, environment_without_autodeploy_vars
 
 SUITE_DIR = Path(__file__).parent
 DISTS_DIR = SUITE_DIR / "dists"
@@ -85,7 +86,7 @@ def run_many(calls: Mapping[Any, CliCall]) -> dict[Any, subprocess.CompletedProc
 
 def clean_env(*site_dirs: Path, **extra: str) -> dict[str, str]:
     """This environment without the user's AUTODEPLOY_* settings, with `site_dirs` first on the path."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AUTODEPLOY_")}
+    env = environment_without_autodeploy_vars()
     env.pop(OBSERVER_LOG_VARIABLE, None)
     env.pop(OBSERVER_RAISE_VARIABLE, None)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -119,26 +120,9 @@ def warning_lines(stderr: str) -> list[str]:
 # ------------------------------------------------------------------------------- installing dists
 
 
-def pip_install(sources: Iterable[Path], site_dir: Path, work_dir: Path) -> None:
-    """pip-install `sources` (copies, so no build files land in the repository) into `site_dir`."""
-    copies = []
-    for source in sources:
-        copy = work_dir / source.name
-        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-        copies.append(copy)
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "--target", str(site_dir), *map(str, copies),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"pip install failed:\n{result.stdout}\n{result.stderr}")
-
-
 def with_version(source: Path, work_dir: Path, version: str) -> Path:
     """A copy of the distribution `source` whose pyproject.toml declares `version`."""
-    copy = work_dir / f"{source.name}-{version}"
-    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    copy = copy_distribution(source, work_dir / f"{source.name}-{version}")
     pyproject = copy / "pyproject.toml"
     text, count = re.subn(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text())
     assert count == 1, pyproject

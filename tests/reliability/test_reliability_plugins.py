@@ -16,6 +16,7 @@ from reliability_bad_input import params
 from reliability_cases_plugins import CASES, PluginCase
 from reliability_support import (
     TRACEBACK,
+    TWICE_NEW_VERSION,
     TWICE_OLD_VERSION,
     CliCall,
     assert_clean_failure,
@@ -122,7 +123,7 @@ def test_the_model_run_with_broken_plugins_installed_generates_and_reads_only(pl
 
 def test_installed_twice_names_both_copies(plugin_runs, reliability_sites):
     (line,) = [line for line in json.loads(plugin_runs["list-plugins"].stdout)["problems"] if "more than once" in line]
-    assert f"loaded the copy in {reliability_sites.main}" in line
+    assert f"loaded the copy in {reliability_sites.main} (version {TWICE_NEW_VERSION})" in line
     assert f"ignored the copies in {reliability_sites.second} (version {TWICE_OLD_VERSION})" in line
 
 

@@ -2,10 +2,10 @@
 
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import fresh_environment, pip_install
 
 EXPECTED_FILES = {
     "pyproject.toml",
@@ -59,40 +59,13 @@ def test_bad_name_is_a_one_line_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def fresh_environment(folder: Path) -> Path:
-    """A new virtual environment that also sees this interpreter's packages (torch, autodeploy,
-    pytest, pip, setuptools), so nothing is downloaded or reinstalled; returns its python.
-
-    A venv made from a venv's python only sees the base interpreter's packages (even with
-    --system-site-packages), so this interpreter's site directories are added by a .pth file.
-    """
-    venv.EnvBuilder(with_pip=False).create(folder)
-    python = folder / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    site_dirs = [entry for entry in sys.path if entry.endswith(("site-packages", "dist-packages"))]
-    (Path(purelib) / "_parent_environment.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({entry!r})" for entry in site_dirs) + "\n"
-    )
-    return python
-
-
 @pytest.mark.slow
 def test_new_plugin_passes_its_tests_after_pip_install_e(tmp_path):
     assert autodeploy("new-plugin", "fuse_things", "--dir", str(tmp_path)).returncode == 0
     target = tmp_path / "autodeploy-plugin-fuse-things"
     python = fresh_environment(tmp_path / "venv")
 
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--no-deps",
-         "--no-build-isolation", "-e", str(target)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stdout + install.stderr
+    pip_install([target], editable=True, python=str(python))
 
     listed = autodeploy("list-transforms", python=str(python))
     assert listed.returncode == 0, listed.stderr

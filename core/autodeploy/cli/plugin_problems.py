@@ -27,7 +27,7 @@ def warn_about_plugin_problems(host: PluginHost, stream: Optional[TextIO] = None
     for problem in problems:
         write_text(f"warning: {problem}", out)
     write_text(
-        f"warning: {len(problems)} plugin problem(s); what they would provide is unavailable "
+        f"warning: {len(problems)} plugin problem(s); a plugin that did not load provides nothing "
         f"(`autodeploy list-plugins` shows every plugin; block one with -p no:NAME or {BLOCK_VAR}; "
         "--strict-plugins makes plugin problems an error)",
         out,

@@ -33,8 +33,9 @@ ENTRY_POINT_GROUPS = (TRANSFORMS_GROUP, PLUGINS_GROUP)
 class FoundEntryPoint:
     """An entry point in one of our groups, with the distribution that declares it.
 
-    `other_copies` names where further copies of the same distribution sit on the path (two site
-    directories, a stale egg): they are never loaded, only reported.
+    `other_copies` names where copies of the same distribution in other versions sit on the path
+    (two site directories, a stale egg): they are never loaded, only reported. Copies of the same
+    version (an editable install also leaves ``src/*.egg-info`` on the path) are one plugin.
     """
 
     entry_point: EntryPoint
@@ -61,8 +62,8 @@ class FoundEntryPoint:
         if self.other_copies and status not in (PluginStatus.BLOCKED, PluginStatus.DISABLED):
             # a plugin the user chose not to load needs no cleanup advice
             record.problems.append(
-                f"{self.distribution_name} is installed more than once; loaded the copy in {self.location}, "
-                f"ignored the copies in {', '.join(self.other_copies)}"
+                f"{self.distribution_name} is installed more than once; loaded the copy in {self.location} "
+                f"(version {self.version}), ignored the copies in {', '.join(self.other_copies)}"
             )
         return record
 
@@ -91,7 +92,8 @@ def find_entry_points(groups: Iterable[str] = ENTRY_POINT_GROUPS) -> list[FoundE
 
     `importlib.metadata.entry_points()` silently drops a second copy of a distribution; we look
     at all distributions ourselves so that the copies can be reported. The first copy on the path
-    wins, as it is the one `import` would find. (A copy that declares none of our entry points is
+    wins, as it is the one `import` would find. Only copies in another version are reported, once
+    per distribution (on its first entry point). (A copy that declares none of our entry points is
     not looked at: it could not be loaded as a plugin anyway.)
     """
     wanted = set(groups)
@@ -110,12 +112,16 @@ def find_entry_points(groups: Iterable[str] = ENTRY_POINT_GROUPS) -> list[FoundE
     found = []
     for copies in by_name.values():
         (first, entry_points), *others = copies
-        # the same folder twice on sys.path is not a second copy
+        # the same folder twice on sys.path, or the same version again, is not a second copy
         first_location = _location(first)
         other_locations = tuple(
-            dict.fromkeys(_describe_copy(copy) for copy, _ in others if _location(copy) != first_location)
+            dict.fromkeys(
+                _describe_copy(copy)
+                for copy, _ in others
+                if _location(copy) != first_location and copy.version != first.version
+            )
         )
-        for entry_point in entry_points:
+        for index, entry_point in enumerate(entry_points):
             found.append(
                 FoundEntryPoint(
                     entry_point=entry_point,
@@ -123,7 +129,7 @@ def find_entry_points(groups: Iterable[str] = ENTRY_POINT_GROUPS) -> list[FoundE
                     distribution_name=first.metadata["Name"],
                     version=first.version,
                     location=first_location,
-                    other_copies=other_locations,
+                    other_copies=other_locations if index == 0 else (),
                 )
             )
     found.sort(key=lambda item: (item.entry_point.name, item.identity))
