@@ -88,8 +88,10 @@ def _load_eager_weights(gm, eager, drop=()) -> None:
 
 def _max_diff(gm, eager, batch: int, seq: int) -> float:
     input_ids = torch.randint(0, 128, (batch, seq), generator=torch.Generator().manual_seed(batch * 100 + seq))
+    positions = torch.arange(seq).expand(batch, seq)
     with torch.no_grad():
-        got = gm(input_ids=input_ids)
+        # a deep copy loses the call hooks (default positions among them): pass them explicitly
+        got = gm(input_ids=input_ids, position_ids=positions)
         expected = eager(input_ids=input_ids, use_cache=False).logits
     assert got.shape == expected.shape == (batch, seq, 128)
     return (got - expected).abs().max().item()
@@ -99,7 +101,8 @@ def test_export_replaces_factory_model_with_graph_module(exported):
     gm = exported.pipeline.factory_model
     assert isinstance(gm, torch.fx.GraphModule)
     placeholders = [node.name for node in gm.graph.find_nodes(op="placeholder")]
-    assert placeholders == ["input_ids"]
+    assert placeholders == ["input_ids", "position_ids"]  # positions come from the runtime
+    assert exported.cm.example_input_names == ("input_ids", "position_ids")
     record = get_history(exported.pipeline)[-1]
     assert record.key == "export_to_gm"
     assert record.status is TransformStatus.APPLIED
@@ -154,6 +157,31 @@ def test_loaded_graph_matches_eager_logits_at_dynamic_shapes(exported):
             assert _max_diff(gm, exported.eager, batch, seq) < 1e-5, (batch, seq)
 
 
+def test_positions_default_to_whole_sequences_and_shift_the_result(exported):
+    gm = copy_with_weights(exported)
+    ids = torch.randint(0, 128, (2, 6), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        from_start = gm.factory_model(input_ids=ids)
+        explicit = gm.factory_model(input_ids=ids, position_ids=torch.arange(6).expand(2, 6))
+        # a gap in the positions (rotary attention is blind to a uniform shift)
+        gapped = torch.tensor([0, 1, 2, 9, 10, 11]).expand(2, 6)
+        shifted = gm.factory_model(input_ids=ids, position_ids=gapped)
+    torch.testing.assert_close(from_start, explicit, rtol=0, atol=0)
+    assert (from_start - shifted).abs().max() > 1e-4  # the positions reach the model
+
+
+def copy_with_weights(exported):
+    """The pipeline, deep-copied (hooks re-installed as the export installs them) and loaded."""
+    import copy
+
+    from autodeploy_export.call_convention import accept_positional_or_keyword_inputs
+
+    pipeline = copy.deepcopy(exported.pipeline)
+    accept_positional_or_keyword_inputs(pipeline.factory_model)
+    _load_eager_weights(pipeline.factory_model, exported.eager)
+    return pipeline
+
+
 def test_calls_outside_the_dynamic_limits_are_refused(exported):
     # torch's input check runs before the graph: no weights needed to see it refuse
     too_big = torch.zeros((MAX_BATCH + 1, 4), dtype=torch.long)
@@ -180,7 +208,7 @@ def test_post_export_cleanups_keep_the_logits(exported):
         counts[transform_class.get_transform_key()] = get_history(pipeline)[-1].info.num_matches
     # the causal LMs add 0 to their position arange (past length 0 without a cache)
     assert counts["cleanup_noop_add"] >= 1
-    assert counts["cleanup_unused_inputs"] == 0  # input_ids is used
+    assert counts["cleanup_unused_inputs"] == 0  # input_ids and position_ids are used
     gm = pipeline.factory_model
     # the cleanups canonicalised the graph (dead code, unused submodules): names survive
     assert list(gm.state_dict().keys()) == exported.meta_state_keys

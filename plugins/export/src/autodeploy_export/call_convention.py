@@ -5,15 +5,28 @@ exported with ``input_ids=...`` refuses ``gm(ids)`` (and one exported with ``(id
 ``gm(input_ids=ids)``) with "Ran into a kwarg keyword mismatch", although its ``forward`` takes
 either. Callers differ (Hugging Face code passes keywords, a pipeline container passes
 ``*args``), so `PositionalOrKeywordHook` runs before torch's check and rewrites the call into
-the exported form, by the argument names of the graph's signature.
+the exported form, by the argument names of the graph's signature. A graph that takes
+``position_ids`` may be called without them: a call then covers whole sequences from their
+start, positions ``0..L-1`` (what an uncached caller such as ``run --check`` means).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+import torch
+
 if TYPE_CHECKING:
     from torch import fx
+
+IDS = "input_ids"
+POSITIONS = "position_ids"
+
+
+def default_position_ids(input_ids: torch.Tensor) -> torch.Tensor:
+    """Positions ``0..L-1`` for every row of `input_ids` (a whole sequence from its start)."""
+    batch, length = input_ids.shape[0], input_ids.shape[-1]
+    return torch.arange(length, dtype=torch.long, device=input_ids.device).expand(batch, length)
 
 
 class PositionalOrKeywordHook:
@@ -33,6 +46,8 @@ class PositionalOrKeywordHook:
             return None
         bound: dict[str, Any] = dict(zip(names, args, strict=False))
         bound.update(kwargs)
+        if POSITIONS not in bound and POSITIONS in names and isinstance(bound.get(IDS), torch.Tensor):
+            bound[POSITIONS] = default_position_ids(bound[IDS])
         if set(bound) != set(names):
             return None
         new_args = tuple(bound[name] for name in names[:num_positional])

@@ -2,8 +2,10 @@
 
 What the GraphModule looks like, and what the weight-loading step can rely on:
 
-- It takes ``input_ids`` (batch and sequence dynamic, within the sequence interface's limits),
-  by position or by keyword (`call_convention`), and returns the logits tensor
+- It takes ``input_ids`` and, when the model accepts them, ``position_ids`` of the same shape
+  (batch and sequence dynamic, within the sequence interface's limits), by position or by
+  keyword (`call_convention`; positions default to ``0..L-1`` when a caller leaves them out), and
+  returns the logits tensor
   (`LogitsWrapper`). Calls outside the limits are refused by torch's input check
   (``RuntimeError: Expected input at 'input_ids'.shape[0] to be <= 4``); that check is a
   forward hook, which ``copy.deepcopy`` of a GraphModule does not carry over.
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .call_convention import accept_positional_or_keyword_inputs
-from .dynamic_shapes import DynamicSwitches, example_and_dynamic_shapes
+from .dynamic_shapes import INPUT_NAME, POSITIONS_NAME, DynamicSwitches, example_and_dynamic_shapes
 from .errors import ExportInputError, InferenceOnlyGraphError, ModelExportError
 from .failure import describe_export_failure
 from .naming import hoist_wrapped_model
@@ -71,18 +73,22 @@ def export_model(model: nn.Module, cm: CachedSequenceInterface, options: ExportO
 
     model_class = type(model).__name__
     device = _model_device(model)
-    input_ids, dynamic_shapes = example_and_dynamic_shapes(
-        cm, device, DynamicSwitches(batch=options.dynamic_batch, seq=options.dynamic_seq)
+    wrapper = LogitsWrapper(model)
+    names = (INPUT_NAME, POSITIONS_NAME) if wrapper.takes_position_ids else (INPUT_NAME,)
+    if wrapper.takes_position_ids and POSITIONS_NAME not in cm.example_input_names:
+        # positions come from the runtime from now on: the interface's examples carry them too
+        cm.example_input_names = (*cm.example_input_names, POSITIONS_NAME)
+    inputs, dynamic_shapes = example_and_dynamic_shapes(
+        cm, device, DynamicSwitches(batch=options.dynamic_batch, seq=options.dynamic_seq), names
     )
     tied_groups = tied_tensor_groups(model)
     expected_keys = list(model.state_dict().keys())
 
-    wrapper = LogitsWrapper(model)
     was_training = model.training
     model.eval()  # dropout and friends must be captured in inference form
     try:
         exported = torch.export.export(
-            wrapper, args=(), kwargs={"input_ids": input_ids}, dynamic_shapes=dynamic_shapes, strict=options.strict
+            wrapper, args=(), kwargs=inputs, dynamic_shapes=dynamic_shapes, strict=options.strict
         )
     except ExportInputError:
         raise

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from autodeploy import CachedSequenceInterface
 
 INPUT_NAME = "input_ids"
+POSITIONS_NAME = "position_ids"
 BATCH_DIM_NAME = "batch_size"
 SEQ_DIM_NAME = "seq_len"
 
@@ -39,39 +40,53 @@ class DynamicSwitches:
         return True
 
 
-def _declared_dims(cm: CachedSequenceInterface) -> dict[int, tuple[str, int, int]]:
+def _declared_dims(cm: CachedSequenceInterface, name: str) -> dict[int, tuple[str, int, int]]:
     declared = getattr(cm, "dynamic_dims", None)
     if callable(declared):
-        return dict(declared().get(INPUT_NAME, {}))
+        dims = declared()
+        return dict(dims.get(name, dims.get(INPUT_NAME, {})))
     # a sequence interface without the declaration: AutoDeploy's two dimensions and limits
     return {0: (BATCH_DIM_NAME, 1, cm.max_batch_size), 1: (SEQ_DIM_NAME, 1, cm.max_seq_len)}
 
 
 def example_and_dynamic_shapes(
-    cm: CachedSequenceInterface, device: str, switches: DynamicSwitches
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The example ``input_ids`` on `device` and the ``dynamic_shapes`` argument of torch.export."""
+    cm: CachedSequenceInterface, device: str, switches: DynamicSwitches, names: tuple[str, ...] = (INPUT_NAME,)
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The example inputs `names` on `device` and the ``dynamic_shapes`` argument of torch.export.
+
+    Inputs that declare a dimension of the same name share one `torch.export.Dim`, so export
+    knows that ``input_ids`` and ``position_ids`` have the same shape.
+    """
     import torch
 
     examples = cm.example_inputs(device=device)
-    if INPUT_NAME not in examples:
+    missing = [name for name in names if name not in examples]
+    if missing:
         raise ExportInputError(
-            f"the sequence interface gave no {INPUT_NAME!r} example input (it gave {sorted(examples)}); "
-            "export_to_gm exports models that take input_ids"
+            f"the sequence interface gave no {missing[0]!r} example input (it gave {sorted(examples)}); "
+            f"export_to_gm exports models that take {', '.join(names)}"
         )
-    input_ids = examples[INPUT_NAME]
-    dims: dict[int, Any] = {}
-    for dim, (name, low, high) in sorted(_declared_dims(cm).items()):
-        size = input_ids.shape[dim]
-        if size > high:  # e.g. max_batch_size 1 while examples use a batch of 2
-            input_ids = input_ids.narrow(dim, 0, high)
-            size = high
-        if not switches.allows(name) or high <= max(low, 1):
-            continue  # static: fixed to the example size
-        if not low <= size <= high:
-            raise ExportInputError(
-                f"example {INPUT_NAME} has size {size} in dimension {dim} ({name}), outside the dynamic "
-                f"range {low}..{high} declared by the sequence interface"
-            )
-        dims[dim] = torch.export.Dim(name, min=low, max=high)
-    return input_ids, {INPUT_NAME: dims or None}
+    shared: dict[str, Any] = {}
+    inputs: dict[str, torch.Tensor] = {}
+    shapes: dict[str, Any] = {}
+    for input_name in names:
+        tensor = examples[input_name]
+        dims: dict[int, Any] = {}
+        for dim, (name, low, high) in sorted(_declared_dims(cm, input_name).items()):
+            size = tensor.shape[dim]
+            if size > high:  # e.g. max_batch_size 1 while examples use a batch of 2
+                tensor = tensor.narrow(dim, 0, high)
+                size = high
+            if not switches.allows(name) or high <= max(low, 1):
+                continue  # static: fixed to the example size
+            if not low <= size <= high:
+                raise ExportInputError(
+                    f"example {input_name} has size {size} in dimension {dim} ({name}), outside the dynamic "
+                    f"range {low}..{high} declared by the sequence interface"
+                )
+            if name not in shared:
+                shared[name] = torch.export.Dim(name, min=low, max=high)
+            dims[dim] = shared[name]
+        inputs[input_name] = tensor
+        shapes[input_name] = dims or None
+    return inputs, shapes

@@ -2,8 +2,9 @@
 
 Hugging Face causal LMs return a ``ModelOutput`` holding the logits and, unless told otherwise,
 a ``DynamicCache`` that torch.export cannot return. The wrapper calls the model with
-``use_cache=False`` and returns the logits tensor alone, so the exported graph has one input
-(``input_ids``) and one output (the logits), whatever the architecture.
+``use_cache=False`` and returns the logits tensor alone, so the exported graph takes
+``input_ids`` (and ``position_ids`` when the model accepts them, so that positions come from the
+runtime) and returns one output (the logits), whatever the architecture.
 
 The model is registered as the wrapper's only submodule, under `WRAPPED_MODEL_ATTR`; export
 therefore names every parameter ``<WRAPPED_MODEL_ATTR>.<original name>``, and
@@ -46,13 +47,18 @@ class LogitsWrapper(nn.Module):
         self._call_kwargs = {"use_cache": False} if knows_cache else {}
         # a plain `forward(self, x)` gets the ids positionally
         self._ids_by_keyword = "input_ids" in params or takes_kwargs or not params
+        # positions are a graph input only when the model names them (no guessing through **kwargs)
+        self.takes_position_ids = "position_ids" in params
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
         model = getattr(self, WRAPPED_MODEL_ATTR)
+        extra = dict(self._call_kwargs)
+        if position_ids is not None:
+            extra["position_ids"] = position_ids
         if self._ids_by_keyword:
-            output = model(input_ids=input_ids, **self._call_kwargs)
+            output = model(input_ids=input_ids, **extra)
         else:
-            output = model(input_ids, **self._call_kwargs)
+            output = model(input_ids, **extra)
         return extract_logits(output, type(model).__name__)
 
 

@@ -1,0 +1,22 @@
+"""Canonical ops of autodeploy: one ``torch.library`` namespace, ``autodeploy``.
+
+Matchers rewrite model code into these ops; attention backends replace the source ops with
+their cached forms. Each op has a fake (meta) implementation, so export and shape propagation
+see through it. Importing this package imports torch and registers the ops (once per process):
+``import autodeploy`` never imports it; transforms import it when they run.
+
+- ``torch.ops.autodeploy.torch_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=True,
+  scale=None, sliding_window=None, logit_cap=None)``: attention in ``[batch, seq, heads, head_dim]``
+  layout (bsnd), grouped-query (k/v may have fewer heads);
+- ``torch.ops.autodeploy.torch_attention_sdpa(...)``: the same in ``[batch, heads, seq, head_dim]``
+  layout (bnsd), what matchers produce first, before ``match_attention_layout``;
+- ``torch.ops.autodeploy.torch_repeat_kv(x, n_rep)``: grouped-query attention's head repetition;
+- ``torch.ops.autodeploy.torch_cached_attention(...)``: the ``torch`` backend's cached attention
+  over the packed step layout (prefill and decode mixed), see `autodeploy.ops.cached_attention`.
+"""
+
+from __future__ import annotations
+
+from . import attention, cached_attention  # noqa: F401 - registers the ops
+
+NAMESPACE = "autodeploy"
