@@ -98,6 +98,11 @@ class Recorder:
         register("meta_mode", {"meta_works": {"stage": "compile", "run_per_gm": False}})
 
     @hookimpl
+    def autodeploy_register_commands(self, register):
+        self._record("autodeploy_register_commands", register=register)
+        register("meta-command", help="does nothing", run=lambda args, host: 0)
+
+    @hookimpl
     def autodeploy_before_stage(self, stage, mod, report):
         self._record("autodeploy_before_stage", stage=stage, mod=mod, report=report)
 
@@ -132,6 +137,7 @@ def collect_registrations(host: PluginHost, recorder: Recorder, tmp_path: Path) 
     assert "meta_works" in host.transforms()
     assert host.factory_class("MetaFactory") is NoFactory
     assert host.mode("meta_mode") == {"meta_works": {"stage": "compile", "run_per_gm": False}}
+    assert host.commands()["meta-command"].obj.help == "does nothing"
 
 
 def run_a_pipeline(host: PluginHost, recorder: Recorder, tmp_path: Path) -> None:
@@ -157,6 +163,7 @@ CALLERS: dict[str, Callable[[PluginHost, Recorder, Path], None]] = {
     "autodeploy_register_transforms": collect_registrations,
     "autodeploy_register_factories": collect_registrations,
     "autodeploy_register_modes": collect_registrations,
+    "autodeploy_register_commands": collect_registrations,
     "autodeploy_before_stage": run_a_pipeline,
     "autodeploy_after_stage": run_a_pipeline,
     "autodeploy_before_transform": run_a_pipeline,

@@ -93,3 +93,16 @@ def autodeploy_resolve_model(name: str | None, cache_dir: str) -> str | None:
     folder under `cache_dir` on first use (written atomically: a folder renamed into place).
     The first non-None answer wins.
     """
+
+
+@hookspec
+def autodeploy_register_commands(register: Callable[..., None]) -> None:
+    """Add subcommands to ``python -m autodeploy``: call
+    ``register(name, help=..., run=..., add_arguments=None, description=None)`` once per command.
+
+    ``add_arguments(parser)`` adds the command's options to its argparse parser; ``run(args,
+    host)`` runs it and returns the exit status (None is 0). The command appears in
+    ``python -m autodeploy --help``. Keep registering cheap and torch-free: import heavy modules
+    inside ``run``. A name taken by a built-in command or by another plugin is reported as a
+    plugin problem and the command is left out; the other commands keep working.
+    """

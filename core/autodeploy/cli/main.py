@@ -1,9 +1,11 @@
 """The ``autodeploy`` command: global options, subcommand dispatch and error reporting.
 
-Each subcommand is a module exposing ``NAME``, ``add_parser(subparsers, parents)`` and
+Each built-in subcommand is a module exposing ``NAME``, ``add_parser(subparsers, parents)`` and
 ``run(args, host) -> int``; adding one (``run``, ``docs``, ``new-plugin``) means adding its
-module to `SUBCOMMANDS`. Exit status: 0 success, 1 an `AutodeployError` (one paragraph on
-stderr, the traceback only with ``--debug``), 2 bad usage (argparse).
+module to `SUBCOMMANDS`. Plugins add more through ``autodeploy_register_commands`` (see
+`plugin_commands`): the plugin host is therefore loaded before the full parser is built, with the
+global options read first from the raw arguments. Exit status: 0 success, 1 an
+`AutodeployError` (one paragraph on stderr, the traceback only with ``--debug``), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .._version import __version__
 from ..errors import AutodeployError
 from ..optimizer.validation import ConfigWarning
 from . import docs, list_plugins, list_transforms, new_plugin, run, show, validate
+from .plugin_commands import add_plugin_parsers, run_plugin_command
 from .plugin_problems import warn_about_plugin_problems
+
+if TYPE_CHECKING:
+    from ..plugin import PluginHost, Provider
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (list_transforms, list_plugins, show, validate, run, docs, new_plugin)
 
@@ -37,8 +43,15 @@ EXIT_INTERRUPTED = 130
 _BLOCK_PREFIX = "no:"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser; global options are accepted before and after the subcommand."""
+def build_parser(host: Optional[PluginHost] = None) -> argparse.ArgumentParser:
+    """The full parser; global options are accepted before and after the subcommand.
+
+    With a `host`, its plugins' commands are added after the built-in ones.
+    """
+    return _build_parser(host)[0]
+
+
+def _build_parser(host: Optional[PluginHost]) -> tuple[argparse.ArgumentParser, dict[str, Provider]]:
     parser = argparse.ArgumentParser(
         prog="autodeploy",
         description="Turn a PyTorch / Hugging Face model into an inference-ready module through "
@@ -51,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in SUBCOMMANDS:
         command.add_parser(subparsers, [after])
-    return parser
+    plugin_commands = {}
+    if host is not None:
+        host.reserve_commands(command.NAME for command in SUBCOMMANDS)
+        plugin_commands = add_plugin_parsers(subparsers, [after], host)
+    return parser, plugin_commands
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, after_subcommand: bool) -> None:
@@ -103,6 +120,28 @@ def _global_settings(args: argparse.Namespace) -> tuple[list[str], int]:
     return blocked, verbosity
 
 
+def _early_settings(argv: Sequence[str]) -> tuple[list[str], Optional[bool], int]:
+    """The global options (blocked plugins, strict, verbosity) read from anywhere in the raw
+    arguments, before the full parser exists: the plugins they control add commands to it.
+
+    Lenient on purpose: a malformed value is left for the full parser to report, and option
+    abbreviations are not expanded (a plugin option ``--strict`` is not ``--strict-plugins``);
+    `main` reloads the host in the rare case the full parse reads the options differently.
+    """
+    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    early.add_argument("-p", dest="plugin_controls", action="append", default=[])
+    early.add_argument("--strict-plugins", action="store_true")
+    early.add_argument("-v", "--verbose", action="count", default=0)
+    try:
+        known, _ = early.parse_known_args(list(argv))
+    except SystemExit:  # e.g. a trailing `-p` without a value: the full parser says what is wrong
+        return [], None, 0
+    blocked = [
+        value[len(_BLOCK_PREFIX) :].strip() for value in known.plugin_controls if value.startswith(_BLOCK_PREFIX)
+    ]
+    return [name for name in blocked if name], (True if known.strict_plugins else None), known.verbose
+
+
 def _configure_logging(verbosity: int) -> None:
     """Log records to stderr as ``LEVEL: message``; warnings are shown by default."""
     handler = logging.StreamHandler(sys.stderr)
@@ -116,20 +155,31 @@ def _configure_logging(verbosity: int) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status (argparse exits with 2 on bad usage)."""
-    parser = build_parser()
+    from ..plugin import PluginHost
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    early_blocked, early_strict, early_verbosity = _early_settings(argv)
+    _configure_logging(early_verbosity)
+    host = PluginHost.from_environment(block=early_blocked, strict=early_strict)
+    parser, plugin_commands = _build_parser(host)
     args = parser.parse_args(argv)
     blocked, verbosity = _global_settings(args)
-    _configure_logging(verbosity)
-    command = next(command for command in SUBCOMMANDS if command.NAME == args.command)
+    strict = True if args.strict_plugins else None
+    if verbosity != early_verbosity:
+        _configure_logging(verbosity)
+    if (sorted(blocked), strict) != (sorted(early_blocked), early_strict):
+        host = PluginHost.from_environment(block=blocked, strict=strict)
+        host.reserve_commands(command.NAME for command in SUBCOMMANDS)
+    builtin = next((command for command in SUBCOMMANDS if command.NAME == args.command), None)
     try:
-        from ..plugin import PluginHost
-
-        host = PluginHost.from_environment(block=blocked, strict=True if args.strict_plugins else None)
-        if command.NAME not in _NO_PLUGIN_CHECKS:
+        if builtin is None or builtin.NAME not in _NO_PLUGIN_CHECKS:
             host.check_strict()  # strict: any plugin problem fails the command, whatever it needs
-            if command.NAME not in _WARNS_ITSELF:
+            if builtin is None or builtin.NAME not in _WARNS_ITSELF:
                 warn_about_plugin_problems(host)
-        status = command.run(args, host)
+        if builtin is not None:
+            status = builtin.run(args, host)
+        else:
+            status = run_plugin_command(_plugin_command(host, args.command, plugin_commands), args, host)
         sys.stdout.flush()
         return status
     except AutodeployError as exc:
@@ -143,3 +193,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _plugin_command(host: PluginHost, name: str, parsed_with: dict[str, Provider]) -> Provider:
+    """The provider of plugin command `name` in `host` (a reloaded host may have lost it)."""
+    from ..errors import PluginError
+
+    provider = host.commands(check_strict=False).get(name)
+    if provider is None:
+        raise PluginError(f"command {name!r} comes from {parsed_with[name].plugin.origin}, which is blocked")
+    return provider

@@ -68,6 +68,7 @@ class PluginHost:
         self._control_notes: list[str] = []
         self._failed_keys: dict[tuple[str, str], list[str]] = {}  # from plugins whose registration failed
         self._registry: Optional[Registry] = None
+        self._reserved_commands: frozenset[str] = frozenset()
 
     @classmethod
     def from_environment(
@@ -187,6 +188,32 @@ class PluginHost:
         """The modes that configure transform `key` (the docs' "Configured modes" line)."""
         return [mode for mode, providers in self._checked().modes.items() if key in providers]
 
+    def commands(self, *, check_strict: bool = True) -> dict[str, Provider]:
+        """The usable plugin subcommands by name, sorted (`PluginCommand` objects); names taken
+        by a built-in command (`reserve_commands`) or by two plugins are left out and reported.
+
+        ``check_strict=False`` answers even in strict mode with problems: the command line lists
+        the commands first and fails on the problems when one runs.
+        """
+        return dict((self._checked() if check_strict else self._collected()).commands)
+
+    def reserve_commands(self, names: Iterable[str]) -> None:
+        """Declare the command names the application itself uses (the CLI's built-in commands): a
+        plugin that registers one of them gets a problem on its record, and its command is ignored."""
+        reserved = frozenset(names)
+        if reserved != self._reserved_commands:
+            self._reserved_commands = reserved
+            self._registry = None
+
+    def note_problem(self, plugin: PluginRecord, problem: str) -> None:
+        """Record a problem found while using what `plugin` registered (e.g. its command's options
+        would not build): shown with every other plugin problem, and fatal in strict mode."""
+        for pluggy_name, record in self._active.items():
+            if record is plugin:
+                self._load_problems[pluggy_name].append(problem)
+        if problem not in plugin.problems:
+            plugin.problems.append(problem)
+
     def conflicts(self) -> list[Conflict]:
         """Keys registered by more than one plugin (transforms, factories, mode entries)."""
         return list(self._collected().conflicts)
@@ -268,7 +295,7 @@ class PluginHost:
         for pluggy_name, record in self._active.items():
             record.problems = list(self._load_problems[pluggy_name])
             record.provides = []
-        registry, outcomes = collect_registrations(self._pm, self._active)
+        registry, outcomes = collect_registrations(self._pm, self._active, self._reserved_commands)
         for pluggy_name, outcome in outcomes.items():
             record = self._active[pluggy_name]
             record.problems.extend(outcome.problems)

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import pluggy
 
+from .commands import PluginCommand, make_command
 from .controls import ALLOW_VAR, BLOCK_VAR
 from .records import PluginRecord, describe_exception
 from .validation import factory_problem, split_mode_entries, transform_problem
@@ -25,11 +26,13 @@ TRANSFORM = "transform"
 FACTORY = "factory"
 MODE = "mode"
 MODE_ENTRY = "mode entry"
+COMMAND = "command"
 
 REGISTRATION_HOOKS: dict[str, str] = {
     "autodeploy_register_transforms": TRANSFORM,
     "autodeploy_register_factories": FACTORY,
     "autodeploy_register_modes": MODE,
+    "autodeploy_register_commands": COMMAND,
 }
 
 
@@ -87,6 +90,7 @@ class Registry:
     transforms: dict[str, Provider] = field(default_factory=dict)
     factories: dict[str, Provider] = field(default_factory=dict)
     modes: dict[str, dict[str, Provider]] = field(default_factory=dict)
+    commands: dict[str, Provider] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
     unusable: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -105,6 +109,8 @@ class _Contribution:
     transforms: dict[str, Any] = field(default_factory=dict)
     factories: dict[str, Any] = field(default_factory=dict)
     modes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    commands: dict[str, PluginCommand] = field(default_factory=dict)
+    reserved_commands: frozenset[str] = frozenset()
     problems: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # kind, key, reason
     error: Optional[str] = None
@@ -136,8 +142,24 @@ class _Contribution:
                 continue
             merged[key] = copy.deepcopy(entry)
 
+    def add_command(self, name: Any, fields: dict[str, Any]) -> None:
+        command = make_command(name, **fields)
+        reason = command if isinstance(command, str) else None
+        if isinstance(command, PluginCommand) and command.name in self.reserved_commands:
+            reason = f"command {command.name!r} is a built-in command of autodeploy; the plugin's command is ignored"
+        if reason is not None:
+            self.problems.append(reason)
+            self.rejected.append((COMMAND, str(name), reason))
+            return
+        assert isinstance(command, PluginCommand)
+        if command.name in self.commands:
+            self.problems.append(f"command {command.name!r} registered twice by this plugin; the first is kept")
+            return
+        self.commands[command.name] = command
+
     def attempted(self) -> list[tuple[str, str]]:
         keys = [(TRANSFORM, key) for key in self.transforms] + [(FACTORY, key) for key in self.factories]
+        keys += [(COMMAND, name) for name in self.commands]
         return keys + [(kind, key) for kind, key, _ in self.rejected]
 
 
@@ -156,11 +178,17 @@ def _make_register(
         else:
             contribution.add(kind, key, obj)
 
+    def register_command(name: Any, *, help: str, run: Any, add_arguments: Any = None, description: Any = None) -> None:  # noqa: A002
+        if not is_open:
+            raise RuntimeError(f"register() of {hook_name} was called after the hook returned")
+        fields = {"help": help, "run": run, "add_arguments": add_arguments, "description": description}
+        contribution.add_command(name, fields)
+
     def close() -> None:
         nonlocal is_open
         is_open = False
 
-    return register, close
+    return (register_command if kind == COMMAND else register), close
 
 
 def _run_registration_hooks(pm: pluggy.PluginManager, pluggy_name: str, contribution: _Contribution) -> None:
@@ -184,17 +212,18 @@ def _run_registration_hooks(pm: pluggy.PluginManager, pluggy_name: str, contribu
 
 
 def collect_registrations(
-    pm: pluggy.PluginManager, plugins: Mapping[str, PluginRecord]
+    pm: pluggy.PluginManager, plugins: Mapping[str, PluginRecord], reserved_commands: frozenset[str] = frozenset()
 ) -> tuple[Registry, dict[str, PluginOutcome]]:
     """Call every registered plugin's registration hooks and build the registry.
 
     `plugins` maps pluggy names to records. Plugins are visited in order of name (then
     distribution), so which mode entry is kept on a conflict does not depend on install order.
+    `reserved_commands` are the built-in command names a plugin command may not take.
     """
     order = sorted(plugins, key=lambda name: (plugins[name].name, plugins[name].distribution or "", name))
     contributions: dict[str, _Contribution] = {}
     for pluggy_name in order:
-        contribution = _Contribution(plugins[pluggy_name])
+        contribution = _Contribution(plugins[pluggy_name], reserved_commands=reserved_commands)
         _run_registration_hooks(pm, pluggy_name, contribution)
         contributions[pluggy_name] = contribution
     # build first: it adds problems (mode conflicts, classes under two keys) the outcomes report
@@ -208,6 +237,7 @@ def _outcome(contribution: _Contribution) -> PluginOutcome:
     provides = [f"{TRANSFORM} {key}" for key in contribution.transforms]
     provides += [f"{FACTORY} {key}" for key in contribution.factories]
     provides += [f"{MODE} {mode}" for mode in contribution.modes]
+    provides += [f"{COMMAND} {name}" for name in contribution.commands]
     return PluginOutcome(problems=list(contribution.problems), provides=provides)
 
 
@@ -215,6 +245,7 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
     registry = Registry()
     transforms: dict[str, list[Provider]] = {}
     factories: dict[str, list[Provider]] = {}
+    commands: dict[str, list[Provider]] = {}
     key_of_class: dict[type, tuple[str, PluginRecord]] = {}
 
     for contribution in contributions:
@@ -245,6 +276,8 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
             transforms.setdefault(key, []).append(Provider(key, cls, record))
         for name, cls in contribution.factories.items():
             factories.setdefault(name, []).append(Provider(name, cls, record))
+        for name, command in contribution.commands.items():
+            commands.setdefault(name, []).append(Provider(name, command, record))
         for mode, entries in contribution.modes.items():
             merged = registry.modes.setdefault(mode, {})
             for key, entry in entries.items():
@@ -262,6 +295,7 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
     for kind, providers_by_key, usable in (
         (TRANSFORM, transforms, registry.transforms),
         (FACTORY, factories, registry.factories),
+        (COMMAND, commands, registry.commands),
     ):
         for key in sorted(providers_by_key):
             providers = providers_by_key[key]

@@ -1,4 +1,5 @@
-"""Entry point `probe` (group autodeploy.transforms): three transforms, modes `probe` and `probe_lite`."""
+"""Entry point `probe` (group autodeploy.transforms): three transforms, modes `probe` and `probe_lite`,
+and the command `probe-echo`."""
 
 from autodeploy import hookimpl
 
@@ -22,3 +23,25 @@ def autodeploy_register_modes(register):
         },
     )
     register("probe_lite", {"probe_cleanup": {"stage": "pattern_matcher"}})
+
+
+@hookimpl
+def autodeploy_register_commands(register):
+    register(
+        "probe-echo",
+        help="print the given words (a plugin command)",
+        add_arguments=_echo_arguments,
+        run=_echo,
+    )
+
+
+def _echo_arguments(parser):
+    parser.add_argument("words", nargs="+", help="what to print")
+    parser.add_argument("--upper", action="store_true", help="print in capitals")
+    parser.add_argument("--exit", type=int, default=0, dest="exit_status", help="the exit status to return")
+
+
+def _echo(args, host):
+    from .echo import echo  # the handler's imports happen when the command runs, not when it is listed
+
+    return echo(args, host)
