@@ -102,6 +102,7 @@ def test_list_plugins_json(run_cli):
         "transform probe_orphan",
         "mode probe",
         "mode probe_lite",
+        "command probe-echo",
     ]
     assert records["broken_import"]["status"] == "failed"
     assert "autodeploy_testplugin_missing_dependency" in records["broken_import"]["error"]
