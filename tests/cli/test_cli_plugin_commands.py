@@ -11,13 +11,12 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from autodeploy_test_support import install_copies
 
 COMMANDS_DIST_DIR = Path(__file__).parent / "command_plugins_dist"
 COMMANDS_DISTRIBUTION = "autodeploy-cli-commands"
@@ -36,15 +35,8 @@ HEAVY_SCRIPT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def commands_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("cli_commands")
-    sources = root / "src"
-    shutil.copytree(COMMANDS_DIST_DIR, sources, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     site = root / "site"
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "--target", str(site), str(sources),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"installing the command plugins failed:\n{result.stdout}\n{result.stderr}"
+    install_copies([COMMANDS_DIST_DIR], site, root / "src")
     yield site
     shutil.rmtree(root, ignore_errors=True)
 
