@@ -52,6 +52,8 @@ def count_nodes(gm: fx.GraphModule, target) -> int:
 class ReluToGelu(BaseTransform):
     """Replaces relu by gelu: one match per relu; declares nothing about cleanliness."""
 
+    transform_key = "relu_to_gelu"
+
     def _apply(self, gm, cm, factory, shared_config):
         matches = 0
         for node in gm.graph.nodes:
@@ -64,6 +66,8 @@ class ReluToGelu(BaseTransform):
 
 class CountCalls(BaseTransform):
     """Counts which entry point ran, per GraphModule or for the whole model."""
+
+    transform_key = "count_calls"
 
     def __init__(self, config):
         super().__init__(config)
@@ -80,6 +84,8 @@ class CountCalls(BaseTransform):
 
 
 class Explode(BaseTransform):
+    transform_key = "explode"
+
     def _apply(self, gm, cm, factory, shared_config):
         raise RuntimeError("the pattern matcher exploded")
 
@@ -89,6 +95,8 @@ class NumberedConfig(TransformConfig):
 
 
 class Numbered(BaseTransform):
+    transform_key = "numbered"
+
     config: NumberedConfig
 
     @classmethod
@@ -244,6 +252,8 @@ def test_history_keeps_reruns_in_order(cm):
 class Allocate(BaseTransform):
     """Holds on to 256 MB of touched memory: RSS really grows."""
 
+    transform_key = "allocate"
+
     def _apply_to_full_model(self, mod, cm, factory, shared_config):
         mod.register_buffer("ballast", torch.ones(64 * 1024 * 1024))
         return mod, TransformInfo(skipped=False, num_matches=1, is_clean=True, has_valid_shapes=True)
@@ -284,6 +294,9 @@ def test_config_is_revalidated_into_the_subclass_config():
 
 
 def test_get_config_class_docstring_matches_reference():
-    assert BaseTransform.get_config_class.__doc__.split() == (
-        "Get the configuration class for the transform. This is used to validate the configuration of the transform."
-    ).split()
+    assert (
+        BaseTransform.get_config_class.__doc__.split()
+        == (
+            "Get the configuration class for the transform. This is used to validate the configuration of the transform."
+        ).split()
+    )

@@ -121,7 +121,9 @@ def test_strict_refuses_unknown_fields_at_construction(host, factory):
 
 def test_a_misspelt_field_is_refused_at_construction_even_when_not_strict(host, factory):
     config = {"mode": "tiny", "transforms": {"scale_output": {"factr": 2}}}
-    with pytest.raises(AutodeployError, match="unknown field 'factr' for transform 'scale_output'; did you mean 'factor'"):
+    with pytest.raises(
+        AutodeployError, match="unknown field 'factr' for transform 'scale_output'; did you mean 'factor'"
+    ):
         InferenceOptimizer(factory, config, host=host)
 
 

@@ -14,6 +14,7 @@ from autodeploy import (
     PluginHost,
     PluginStatus,
     TransformConfig,
+    TransformInfo,
     UnknownTransformError,
     hookimpl,
 )
@@ -27,6 +28,9 @@ class TagTransform(BaseTransform):
     @classmethod
     def get_config_class(cls):
         return TagConfig
+
+    def _apply_to_full_model(self, mod, cm, factory, shared_config):
+        return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
 
 
 class OtherTransform(BaseTransform):
@@ -64,12 +68,41 @@ def test_in_process_registration_works_with_autoload_off():
         "0.0.1",
     )
     assert host.transform_class("nb_tag") is TagTransform
-    assert TagTransform.get_transform_key() == "nb_tag"
-    assert OtherTransform.get_transform_key() == "nb_other"
+    assert host.transform_key_of(TagTransform) == "nb_tag"
+    assert host.transform_key_of(OtherTransform) == "nb_other"
+    assert "transform_key" not in vars(TagTransform)  # the key lives on the registration, not the class
     assert host.mode("notebook") == {"nb_tag": {"stage": "post_export", "tag": "from mode"}}
     assert host.modes_for("nb_tag") == ["notebook"]
     assert record.provides == ["transform nb_tag", "transform nb_other", "mode notebook"]
     assert record.origin == "plugin 'notebook' (in-process)"
+
+
+def test_one_class_under_two_keys_in_two_hosts_runs_under_each_hosts_key():
+    def plugin_registering(key: str) -> object:
+        class Registers:
+            @hookimpl
+            def autodeploy_register_transforms(self, register):
+                register(key, TagTransform)
+
+        return Registers()
+
+    from autodeploy.testing import run_transform
+
+    hosts = {}
+    for key in ("alpha", "beta"):
+        hosts[key] = PluginHost(PluginControls(autoload=False))
+        hosts[key].register(plugin_registering(key), name=f"registers_{key}")
+    for key, host in hosts.items():
+        assert host.transform_class(key) is TagTransform and host.transform_key_of(TagTransform) == key
+        _, by_key = run_transform(key, host=host, stage="post_export", run_per_gm=False)
+        _, by_class = run_transform(TagTransform, host=host, stage="post_export", run_per_gm=False)
+        assert by_key.key == by_class.key == key
+    # created outside any host, the class has no key of its own to fall back on
+    with pytest.raises(TypeError, match="TagTransform has no transform key"):
+        _ = TagTransform.from_kwargs(stage="post_export").key
+    transform = TagTransform(TagConfig(stage="post_export"))
+    transform.key = "mine"
+    assert transform.key == "mine"
 
 
 def test_registering_after_a_lookup_refreshes_what_is_available():
@@ -133,7 +166,7 @@ def test_class_registered_under_two_keys_keeps_the_first():
     host = PluginHost(PluginControls(autoload=False))
     record = host.register(TwoKeys(), name="two_keys")
     assert set(host.transforms()) == {"first_key"}
-    assert OtherTransform.get_transform_key() == "first_key"
+    assert host.transform_key_of(OtherTransform) == "first_key"
     assert "class OtherTransform is already registered as 'first_key'" in record.problems[0]
     with pytest.raises(PluginError, match="a class carries one key"):
         host.transform_class("second_key")

@@ -164,7 +164,7 @@ def test_good_plugin_transform_factory_and_modes_are_usable(host):
     torch = pytest.importorskip("torch")
     hello = host.transform_class("hello")
     assert hello.__module__ == "autodeploy_testplugin_good.transform"
-    assert hello.get_transform_key() == "hello"
+    assert host.transform_key_of(hello) == "hello"
     assert host.transforms()["hello"].plugin.distribution == "autodeploy-testplugin-good"
 
     entry = host.mode("graph")["hello"]

@@ -29,6 +29,8 @@ class ScaleConfig(TransformConfig):
 class ScaleLinears(BaseTransform):
     """Multiply every Linear weight by `factor`; one match per Linear."""
 
+    transform_key = "scale_linears"
+
     @classmethod
     def get_config_class(cls):
         return ScaleConfig
@@ -44,12 +46,16 @@ class ScaleLinears(BaseTransform):
 class Explode(BaseTransform):
     """Always fails."""
 
+    transform_key = "explode"
+
     def _apply_to_full_model(self, mod, cm, factory, shared_config):
         raise RuntimeError("boom")
 
 
 class FactoryBuild(BaseTransform):
     """Put the factory's model on the module, as a factory-stage transform does."""
+
+    transform_key = "factory_build"
 
     def _apply_to_full_model(self, mod, cm, factory, shared_config):
         mod.factory_model = factory.build_and_load_model("cpu")

@@ -98,6 +98,7 @@ class InferenceOptimizer:
     ) -> nn.Module:
         try:
             transform = entry.transform_class(entry.config)
+            transform.key = entry.key  # the registration's key: one class may serve under other keys elsewhere
         except Exception as exc:  # noqa: BLE001 - plugin code: the transform's own failure
             return self._failed_before_running(entry, mod, report, exc, "could not be created")
         self._call_hook(

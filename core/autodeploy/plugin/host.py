@@ -251,6 +251,13 @@ class PluginHost:
             )
         raise UnknownTransformError(self._unknown_message(TRANSFORM, key, registry.transforms))
 
+    def transform_key_of(self, cls: type[BaseTransform]) -> Optional[str]:
+        """The key `cls` is registered under in this host (a class carries one key per host), or None."""
+        for key, provider in self._checked().transforms.items():
+            if provider.obj is cls:
+                return key
+        return None
+
     def factory_class(self, name: str) -> type[ModelFactory]:
         """The model factory class registered as `name` (``model_factory:`` in a config)."""
         registry = self._checked()

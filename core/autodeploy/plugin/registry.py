@@ -272,7 +272,6 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
                 del contribution.transforms[key]
                 continue
             key_of_class[cls] = (key, record)
-            cls._transform_key = key
             transforms.setdefault(key, []).append(Provider(key, cls, record))
         for name, cls in contribution.factories.items():
             factories.setdefault(name, []).append(Provider(name, cls, record))

@@ -48,9 +48,10 @@ def run_transform(
 
         host = PluginHost.from_environment()
     transform_class = _transform_class(transform, host)
-    key = transform_class.get_transform_key()
+    key = transform if isinstance(transform, str) else _key_of(transform_class, host)
     settings = {**_mode_entry(host, key), **config}
     instance = transform_class(_validated_config(transform_class, key, settings))
+    instance.key = key
     if mod is None:
         from ..optimizer.container import new_pipeline_module
 
@@ -74,6 +75,12 @@ def _transform_class(transform: Union[str, type[BaseTransform]], host: Optional[
     if inspect.isclass(transform) and issubclass(transform, BaseTransform):
         return transform
     raise TypeError(f"run_transform needs a transform key or a BaseTransform subclass, got {transform!r}")
+
+
+def _key_of(transform_class: type[BaseTransform], host: Optional[PluginHost]) -> str:
+    """The key `host` registers the class under, else the key the class declares."""
+    key = host.transform_key_of(transform_class) if host is not None else None
+    return key if key is not None else transform_class.declared_key()
 
 
 def _mode_entry(host: Optional[PluginHost], key: str) -> dict[str, Any]:

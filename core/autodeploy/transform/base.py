@@ -48,8 +48,11 @@ class BaseTransform:
     """A transform of the pipeline: configured by a `TransformConfig`, applied to a module."""
 
     config: TransformConfig
-    # Set by the plugin host when the class is registered: the key configs use for it.
-    _transform_key: ClassVar[Optional[str]] = None
+    # The key a class may declare for itself, used when it is created outside a pipeline (tests,
+    # scripts) and no key is set. The key a pipeline uses is the one the class was registered under:
+    # the registration (the host's provider record) owns it, so one class can serve under
+    # different keys in different hosts. Nothing writes this attribute.
+    transform_key: ClassVar[Optional[str]] = None
 
     def __init__(self, config: TransformConfig):
         # re-validate a base config (or any config) into this transform's own config class
@@ -57,15 +60,38 @@ class BaseTransform:
         if not isinstance(config, config_class):
             config = config_class.model_validate(config.model_dump() if isinstance(config, TransformConfig) else config)
         self.config = config
+        self._key: Optional[str] = None  # set by whoever creates it for a key (the pipeline)
         self.last_record: Optional[TransformRecord] = None
         self.last_error: Optional[BaseException] = None
 
     @classmethod
-    def get_transform_key(cls) -> str:
-        """The key this transform is registered under (its class name in snake case before that)."""
-        if cls._transform_key is not None:
-            return cls._transform_key
-        return "".join(f"_{c.lower()}" if c.isupper() else c for c in cls.__name__).lstrip("_")
+    def declared_key(cls) -> str:
+        """The key the class declares (`transform_key`); a `TypeError` saying how to give one otherwise."""
+        # `_transform_key` is the name older plugins declared it under; read until none does
+        # declared on this very class: a subclass registered under its own key must not inherit one
+        declared = cls.__dict__.get("transform_key") or cls.__dict__.get("_transform_key")
+        if not declared:
+            raise TypeError(
+                f"{cls.__qualname__} has no transform key: create it through a plugin host "
+                "(the pipeline sets the key of its entry), set .key, or declare transform_key on the class"
+            )
+        return declared
+
+    @property
+    def key(self) -> str:
+        """The key this transform runs under: the one it was created for (the pipeline sets the
+        key of its entry), else the key its class declares."""
+        if self._key is None:
+            self._key = type(self).declared_key()
+        return self._key
+
+    @key.setter
+    def key(self, key: str) -> None:
+        self._key = key
+
+    def get_transform_key(self) -> str:
+        """The key this transform runs under (`key`; kept for plugins written against it)."""
+        return self.key
 
     @classmethod
     def get_config_class(cls) -> type[TransformConfig]:
@@ -89,7 +115,7 @@ class BaseTransform:
         shared_config: SharedConfig,
     ) -> nn.Module:
         """Run the transform on `mod` and return the (possibly new) module."""
-        key = self.get_transform_key()
+        key = self.key
         stage = self.config.stage
         history = get_history(mod)
         info_last = history[-1].info if history else TransformInfo(skipped=False, num_matches=0)
@@ -183,7 +209,7 @@ class BaseTransform:
 
         graph_modules = list(named_graphmodules(mod))
         if not graph_modules:
-            logger.info("transform %s: no GraphModule in the module, skipped", self.get_transform_key())
+            logger.info("transform %s: no GraphModule in the module, skipped", self.key)
             return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
         info = TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
         for name, gm in graph_modules:

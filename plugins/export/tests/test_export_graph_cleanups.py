@@ -189,7 +189,7 @@ def test_cleanup_transforms_record_their_matches_in_the_pipeline(transform_class
     pipeline = transform_class.from_kwargs(stage="post_export")(pipeline, cm, None, SharedConfig())
 
     record = get_history(pipeline)[-1]
-    assert record.key == transform_class.get_transform_key()
+    assert record.key == transform_class.transform_key
     assert record.status is TransformStatus.APPLIED
     assert record.info.num_matches == (expected_matches if expected_matches is not None else record.info.num_matches)
     assert record.info.num_matches >= 1

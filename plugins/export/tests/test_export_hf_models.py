@@ -205,7 +205,7 @@ def test_post_export_cleanups_keep_the_logits(exported):
     counts = {}
     for transform_class in (CleanupNoopSlice, CleanupNoopAdd, CleanupUnusedInputs):
         pipeline = transform_class.from_kwargs(stage="post_export")(pipeline, exported.cm, None, SharedConfig())
-        counts[transform_class.get_transform_key()] = get_history(pipeline)[-1].info.num_matches
+        counts[transform_class.transform_key] = get_history(pipeline)[-1].info.num_matches
     # the causal LMs add 0 to their position arange (past length 0 without a cache)
     assert counts["cleanup_noop_add"] >= 1
     assert counts["cleanup_unused_inputs"] == 0  # input_ids and position_ids are used

@@ -48,7 +48,7 @@ def test_host_registers_every_key_and_the_graph_mode_entries():
 
     for key, cls in KEYS.items():
         assert host.transform_class(key) is cls
-        assert cls.get_transform_key() == key
+        assert host.transform_key_of(cls) == cls.transform_key == key
 
     graph = host.mode("graph")
     assert graph["export_to_gm"] == {

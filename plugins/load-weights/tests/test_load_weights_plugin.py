@@ -47,7 +47,7 @@ def test_registered_in_process_the_keys_are_the_configs_keys():
     host.register(plugin, name="load_weights_under_test")
 
     assert set(host.transforms()) == {"load_weights", "move_inputs_to_device"}
-    assert LoadWeightsToDevice.get_transform_key() == "load_weights"
+    assert host.transform_key_of(LoadWeightsToDevice) == LoadWeightsToDevice.transform_key == "load_weights"
 
 
 def test_config_fields_and_defaults():

@@ -41,6 +41,8 @@ class BuildAndLoadFactoryModel(BuildModel):
     We also assume that the build_and_load_model method will auto-shard the model appropriately.
     """
 
+    transform_key = "build_and_load_factory_model"  # the key it is registered under, for use outside a pipeline
+
     def target_device(self, cm: Optional[CachedSequenceInterface]) -> str:
         """The device to load onto: the config's when it is a real device, else ``cm.device``."""
         if self.config.device != "meta":
@@ -56,7 +58,7 @@ class BuildAndLoadFactoryModel(BuildModel):
         shared_config: SharedConfig,
     ) -> tuple[nn.Module, TransformInfo]:
         """Build and load the model on `target_device` and register it as ``mod.factory_model``."""
-        key = self.get_transform_key()
+        key = self.key
         factory = require_factory(factory, key)
         if type(factory).build_and_load_model is ModelFactory.build_and_load_model:
             raise _cannot_build_and_load(factory, key)

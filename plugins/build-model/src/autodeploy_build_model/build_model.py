@@ -51,6 +51,8 @@ class BuildModel(BaseTransform):
     device (or the set device) and not load the weights.
     """
 
+    transform_key = "build_model"  # the key it is registered under, for use outside a pipeline
+
     config: BuildModelConfig
 
     @classmethod
@@ -68,7 +70,7 @@ class BuildModel(BaseTransform):
         factory: Optional[ModelFactory],
         shared_config: SharedConfig,
     ) -> tuple[nn.Module, TransformInfo]:
-        model = require_factory(factory, self.get_transform_key()).build_model(self.config.device)
+        model = require_factory(factory, self.key).build_model(self.config.device)
         return attach_factory_model(mod, model)
 
 

@@ -27,6 +27,8 @@ class CompileModel(BaseTransform):
     warms up at each of those batch sizes; on CPU it is ignored.
     """
 
+    transform_key = "compile_model"  # the key it is registered under, for use outside a pipeline
+
     config: CompileModelConfig
 
     @classmethod

@@ -10,7 +10,7 @@ Torch-free at import (transforms are listed without torch); the rewrites live in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, Optional
 
 from autodeploy import BaseTransform, SharedConfig, TransformInfo
 
@@ -29,7 +29,7 @@ def _info(num_matches: int) -> TransformInfo:
 class CleanupNoopSlice(BaseTransform):
     """Remove slices that take a whole dimension (``x[:, :]``): their uses read the input directly."""
 
-    _transform_key: ClassVar[Optional[str]] = "cleanup_noop_slice"
+    transform_key = "cleanup_noop_slice"  # the key it is registered under, for use outside a pipeline
 
     def _apply(
         self,
@@ -46,7 +46,7 @@ class CleanupNoopSlice(BaseTransform):
 class CleanupNoopAdd(BaseTransform):
     """Remove additions of zero (``x + 0``, ``x + zeros``) that change neither shape nor dtype."""
 
-    _transform_key: ClassVar[Optional[str]] = "cleanup_noop_add"
+    transform_key = "cleanup_noop_add"  # the key it is registered under, for use outside a pipeline
 
     def _apply(
         self,
@@ -64,7 +64,7 @@ class CleanupUnusedInputs(BaseTransform):
     """Remove graph inputs nothing reads; the GraphModule then no longer takes them (see
     `autodeploy_export.graph_cleanups.unused_inputs` for how its call signature changes)."""
 
-    _transform_key: ClassVar[Optional[str]] = "cleanup_unused_inputs"
+    transform_key = "cleanup_unused_inputs"  # the key it is registered under, for use outside a pipeline
 
     def _apply(
         self,

@@ -12,7 +12,7 @@ itself lives in `autodeploy_export.capture`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, Optional
 
 from pydantic import Field
 
@@ -63,7 +63,7 @@ class ExportToGM(BaseTransform):
 
     config: ExportToGMConfig
     # the key it is registered under; set here too so that direct use names it the same way
-    _transform_key: ClassVar[Optional[str]] = "export_to_gm"
+    transform_key = "export_to_gm"  # the key it is registered under, for use outside a pipeline
 
     @classmethod
     def get_config_class(cls) -> type[TransformConfig]:

@@ -12,7 +12,7 @@ Torch-free at import (transforms are listed without torch); the rewrite lives in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, Optional
 
 from autodeploy import BaseTransform, SharedConfig, TransformInfo
 
@@ -26,7 +26,7 @@ class GatherLogitsBeforeLmHead(BaseTransform):
     """Compute the output logits for the last sequence position only (``hidden[:, -1:, :]``
     before the final projection); a graph without such a projection is left as it is."""
 
-    _transform_key: ClassVar[Optional[str]] = "gather_logits_before_lm_head"
+    transform_key = "gather_logits_before_lm_head"  # the key it is registered under, for use outside a pipeline
 
     def _apply(
         self,

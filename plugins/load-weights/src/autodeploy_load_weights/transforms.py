@@ -42,6 +42,8 @@ class LoadWeightsToDevice(BaseTransform):
     the same weights.
     """
 
+    transform_key = "load_weights"  # the key it is registered under, for use outside a pipeline
+
     config: LoadWeightsToDeviceConfig
 
     @classmethod
@@ -73,6 +75,8 @@ class MoveInputsToDevice(BaseTransform):
     nodes are put on ``cm.device``; the matches count what moved.
     ``checkpoint_device`` is accepted (AutoDeploy's presets pass it) and not used.
     """
+
+    transform_key = "move_inputs_to_device"  # the key it is registered under, for use outside a pipeline
 
     config: MoveDeviceConfig
 
