@@ -274,3 +274,18 @@ def test_every_hook_is_documented_with_its_signature(hook):
     for parameter in inspect.signature(SPECS[hook]).parameters:
         assert f"    {parameter}: " in expected  # every parameter is shown with its annotation
     assert inspect.getdoc(SPECS[hook]).splitlines()[0] in generated
+
+
+CORE_CALLED = {name for name in SPECS if not name.startswith(("autodeploy_register_",))}
+
+
+@pytest.mark.parametrize("hook", sorted(CORE_CALLED))
+def test_the_core_calls_each_hook_through_a_host_method_with_the_specs_arguments(hook):
+    """A typed method per hook the core calls: a misspelt hook or argument is the core's error."""
+    from autodeploy.plugin.lifecycle import LifecycleCalls
+
+    method = getattr(LifecycleCalls, hook.removeprefix("autodeploy_"))
+    spec_parameters = list(inspect.signature(SPECS[hook]).parameters)
+    assert list(inspect.signature(method).parameters)[1:] == spec_parameters
+    assert hook in inspect.getsource(method)  # the method calls its own hook
+

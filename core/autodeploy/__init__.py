@@ -17,6 +17,7 @@ from .errors import (
 )
 from .factory import ModelFactory
 from .interface import CachedSequenceInterface
+from .mappings import deep_merge
 from .markers import hookimpl, hookspec
 from .optimizer import ConfigWarning, InferenceOptimizer, PipelineConfig, build_pipeline_config
 from .plugin import PluginControls, PluginHost, PluginRecord, PluginStatus
@@ -50,6 +51,7 @@ __all__ = [
     "UnknownTransformError",
     "__version__",
     "build_pipeline_config",
+    "deep_merge",
     "get_history",
     "hookimpl",
     "hookspec",

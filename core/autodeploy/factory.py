@@ -13,23 +13,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .mappings import deep_merge  # noqa: F401 - its old home; plugins on main import it from autodeploy now
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge `override` into a copy of `base`, recursing into nested mappings.
-
-    Overriding one field of a nested mapping keeps its other fields (configs, model_kwargs).
-    """
-    merged = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 class ModelFactory(ABC):
@@ -137,6 +125,14 @@ class ModelFactory(ABC):
     def init_tokenizer(self) -> Any:
         """The tokenizer for this model, or None when the factory has none."""
         return None
+
+    def end_of_sequence_ids(self) -> list[int]:
+        """Token ids that end an answer, as the model's source declares them (for generation).
+
+        Chat models often end a turn with a token other than the tokenizer's EOS, which only the
+        model's own generation settings name. The default knows none.
+        """
+        return []
 
     def describe(self) -> str:
         """One line naming the factory and its source, for messages and reports."""

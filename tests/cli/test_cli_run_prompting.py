@@ -7,6 +7,7 @@ import json
 import pytest
 from autodeploy_default_model.tiny_random import make_byte_tokenizer
 
+from autodeploy import ModelFactory
 from autodeploy.cli.prompting import decode, encode_prompt, end_of_sequence_ids, parse_input_ids
 from autodeploy.errors import AutodeployError
 
@@ -52,14 +53,27 @@ def test_bad_input_ids_are_refused(text):
         parse_input_ids(text)
 
 
-def test_end_of_sequence_ids_come_from_the_generation_config_and_the_tokenizer(tokenizer, tmp_path):
+def test_end_of_sequence_ids_come_from_the_factory_and_the_tokenizer(tokenizer, tmp_path):
+    from autodeploy_hf import AutoModelForCausalLMFactory
+    from transformers import LlamaConfig
+
+    LlamaConfig(
+        hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, eos_token_id=3
+    ).save_pretrained(tmp_path)
     (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [7, 9]}))
-    (tmp_path / "config.json").write_text(json.dumps({"eos_token_id": 3}))
-    assert end_of_sequence_ids(str(tmp_path), tokenizer) == sorted({7, 9, tokenizer.eos_token_id})
+    factory = AutoModelForCausalLMFactory(model=str(tmp_path))
+    assert end_of_sequence_ids(factory, tokenizer) == sorted({7, 9, tokenizer.eos_token_id})
     (tmp_path / "generation_config.json").unlink()
-    assert end_of_sequence_ids(str(tmp_path), None) == [3]
-    (tmp_path / "config.json").write_text("{not json")
-    assert end_of_sequence_ids(str(tmp_path), None) == []
+    assert end_of_sequence_ids(factory, None) == [3]  # the config's, when there is no generation config
+
+    class KnowsNoIds(ModelFactory):  # the base class's answer: no ids of its own
+        def _build_model(self, device):
+            raise NotImplementedError
+
+        def _load_checkpoint(self, model, device):
+            raise NotImplementedError
+
+    assert end_of_sequence_ids(KnowsNoIds(), tokenizer) == [tokenizer.eos_token_id]
 
 
 def test_decode_drops_special_tokens(tokenizer):

@@ -12,7 +12,8 @@ from pydantic import Field
 from autodeploy import BaseTransform, PluginControls, PluginHost, Stages, TransformConfig, TransformInfo, hookimpl
 from autodeploy.docs import collect_reference, generate_pages
 from autodeploy.docs.render import stage_page
-from autodeploy.docs.wording import STAGE_PURPOSE, stage_title, title_from_key
+from autodeploy.docs.wording import STAGE_PURPOSE, stage_title
+from autodeploy.naming import title_from_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..plugin.transform_facts import transform_facts
 from ..stages import Stages
 from .output import EMPTY_CELL, format_table, write_json, write_text
-from .transform_facts import transform_facts
 
 if TYPE_CHECKING:
     from ..plugin import PluginHost

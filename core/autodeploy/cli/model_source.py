@@ -76,7 +76,7 @@ def resolve_model(requested: Optional[str], host: PluginHost, cache_dir: Path) -
 
 def _ask_plugins(requested: Optional[str], host: PluginHost, cache_dir: Path) -> Optional[str]:
     try:
-        return host.hook.autodeploy_resolve_model(name=requested, cache_dir=str(cache_dir))
+        return host.resolve_model(requested, str(cache_dir))
     except AutodeployError:
         raise
     except Exception as exc:  # a plugin's own failure (conversion, disk full): say which model

@@ -8,12 +8,13 @@ tokenizer altogether.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import AutodeployError
+
+if TYPE_CHECKING:
+    from ..factory import ModelFactory
 
 CHAT_TEMPLATE = "chat template"
 RAW_TEXT = "raw text"
@@ -64,34 +65,13 @@ def encode_prompt(tokenizer: Any, prompt: str, *, raw: bool) -> EncodedPrompt:
     return EncodedPrompt(ids=ids, how=how, text=prompt)
 
 
-def end_of_sequence_ids(model_dir: Optional[str], tokenizer: Any) -> list[int]:
-    """Every id that ends an answer: the checkpoint's generation config (or config) and the tokenizer's.
-
-    Chat models often end a turn with a token other than the tokenizer's EOS, which only the
-    generation config names; reading the JSON keeps this free of the factory's internals.
-    """
-    ids: list[int] = []
-    if model_dir is not None:
-        for name in ("generation_config.json", "config.json"):
-            ids.extend(_json_token_ids(Path(model_dir) / name, "eos_token_id"))
-            if ids:
-                break
+def end_of_sequence_ids(factory: ModelFactory, tokenizer: Any) -> list[int]:
+    """Every id that ends an answer: the factory's (the checkpoint's generation settings) and the tokenizer's."""
+    ids = list(factory.end_of_sequence_ids())
     tokenizer_eos = getattr(tokenizer, "eos_token_id", None) if tokenizer is not None else None
     if isinstance(tokenizer_eos, int):
         ids.append(tokenizer_eos)
     return sorted(set(ids))
-
-
-def _json_token_ids(path: Path, key: str) -> list[int]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get(key)
-    except (OSError, ValueError, AttributeError):
-        return []
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, int)]
-    return []
 
 
 def decode(tokenizer: Any, ids: list[int]) -> str:

@@ -149,7 +149,7 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
 
     result = _optimize(optimizer, config, resolved, args.report_json, timings)
     input_ids = torch.tensor([prompt.ids], dtype=torch.long, device=config.device)
-    eos_ids = end_of_sequence_ids(resolved.path, tokenizer)
+    eos_ids = end_of_sequence_ids(factory, tokenizer)
     generation = _generate(result.module, input_ids, prompt, tokenizer, eos_ids, args.max_new_tokens, timings)
 
     check: Optional[CheckResult] = None

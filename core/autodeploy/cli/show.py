@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from ..plugin.transform_facts import facts_for
 from .output import EMPTY_CELL, format_table, format_value, write_json, write_text
-from .transform_facts import facts_for
 
 if TYPE_CHECKING:
     from ..plugin import PluginHost

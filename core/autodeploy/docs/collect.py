@@ -18,11 +18,12 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from .. import hookspecs
-from ..cli.transform_facts import TransformFacts, transform_facts
 from ..config import SharedConfig, TransformConfig, TransformInfo
 from ..errors import AutodeployError
 from ..markers import PROJECT_NAME
+from ..naming import title_from_key
 from ..plugin.loader import ENTRY_POINT_GROUPS
+from ..plugin.transform_facts import TransformFacts, transform_facts
 from ..stages import Stages
 from ..transform.base import BaseTransform
 from .annotations import (
@@ -32,7 +33,7 @@ from .annotations import (
     format_parameters,
     format_return,
 )
-from .wording import STAGE_PURPOSE, stage_title, title_from_key
+from .wording import STAGE_PURPOSE, stage_title
 
 if TYPE_CHECKING:
     from ..plugin import PluginHost, Provider

@@ -6,6 +6,7 @@ them; a test checks that every stage has a paragraph, so a new stage cannot ship
 
 from __future__ import annotations
 
+from ..naming import title_from_key
 from ..stages import Stages
 
 STAGE_PURPOSE: dict[Stages, str] = {
@@ -55,11 +56,3 @@ STAGE_PURPOSE: dict[Stages, str] = {
 def stage_title(stage: Stages) -> str:
     """``post_export`` -> ``Post Export Stage``: the title of a stage's page."""
     return f"{title_from_key(stage.value)} Stage"
-
-
-def title_from_key(key: str) -> str:
-    """``build_and_load_factory_model`` -> ``Build And Load Factory Model``.
-
-    Titles are derived, never written by hand, so a page's title always matches its key.
-    """
-    return " ".join(word[:1].upper() + word[1:] for word in key.replace("-", "_").replace(".", "_").split("_") if word)

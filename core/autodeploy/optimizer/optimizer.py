@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..config import SharedConfig, TransformInfo
-from ..errors import AutodeployError, PluginError, TransformError
+from ..errors import TransformError
 from ..records import RunReport, TransformRecord, TransformStatus
 from .pipeline_config import PipelineConfig, build_pipeline_config
 from .validation import PipelineEntry, validate_transforms
@@ -87,10 +87,10 @@ class InferenceOptimizer:
         report = RunReport()
         self.last_report = report
         for stage, stage_entries in itertools.groupby(self.entries, key=lambda entry: entry.stage):
-            self._call_hook("autodeploy_before_stage", stage=stage, mod=mod, report=report)
+            self.host.before_stage(stage=stage, mod=mod, report=report)
             for entry in stage_entries:
                 mod = self._run_transform(entry, mod, cm, report)
-            self._call_hook("autodeploy_after_stage", stage=stage, mod=mod, report=report)
+            self.host.after_stage(stage=stage, mod=mod, report=report)
         return RunResult(module=mod, report=report)
 
     def _run_transform(
@@ -101,8 +101,7 @@ class InferenceOptimizer:
             transform.key = entry.key  # the registration's key: one class may serve under other keys elsewhere
         except Exception as exc:  # noqa: BLE001 - plugin code: the transform's own failure
             return self._failed_before_running(entry, mod, report, exc, "could not be created")
-        self._call_hook(
-            "autodeploy_before_transform",
+        self.host.before_transform(
             key=entry.key,
             stage=entry.stage,
             transform=transform,
@@ -124,15 +123,14 @@ class InferenceOptimizer:
         report.add(record)
         if transform.last_error is not None:  # failed, skipped by skip_on_error
             self._report_error(entry, transform.last_error, record, will_continue=True)
-        self._call_hook("autodeploy_after_transform", key=entry.key, stage=entry.stage, record=record, mod=mod)
+        self.host.after_transform(key=entry.key, stage=entry.stage, record=record, mod=mod)
         return mod
 
     def _report_error(
         self, entry: PipelineEntry, error: BaseException, record: TransformRecord, *, will_continue: bool
     ) -> None:
         """Tell the error hook about a failed transform (the one place that calls it)."""
-        self._call_hook(
-            "autodeploy_transform_error",
+        self.host.transform_error(
             key=entry.key,
             stage=entry.stage,
             error=error,
@@ -172,23 +170,8 @@ class InferenceOptimizer:
         logger.warning(
             "transform %s (stage %s) %s and was skipped (skip_on_error): %s", entry.key, entry.stage, what, problem
         )
-        self._call_hook("autodeploy_after_transform", key=entry.key, stage=entry.stage, record=record, mod=mod)
+        self.host.after_transform(key=entry.key, stage=entry.stage, record=record, mod=mod)
         return mod
-
-    def _call_hook(self, name: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook; a plugin's hook that raises fails the run naming that plugin.
-
-        An `AutodeployError` from a hook is a plugin speaking to the user and passes unchanged.
-        """
-        try:
-            getattr(self.host.hook, name)(**kwargs)
-        except AutodeployError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - third-party observer code
-            raise PluginError(
-                f"the {name} hook of {self.host.hook_failure_origin(name, exc)} raised {type(exc).__name__}: {exc}; "
-                "block that plugin (-p no:NAME or AUTODEPLOY_BLOCK_PLUGINS=NAME) to run without it"
-            ) from exc
 
 
 def _as_pipeline_config(host: PluginHost, config: ConfigInput) -> PipelineConfig:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..factory import deep_merge
+from ..mappings import deep_merge
 from .suggestions import suggestion
 from .validation_messages import yaml_type_name
 from .yaml_loading import parse_yaml

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ..errors import ConfigError
-from ..factory import deep_merge
+from ..mappings import deep_merge
 from .overrides import TRANSFORMS_KEY, Override, override_layer, parse_override
 from .provenance import SourceMap
 from .suggestions import suggestion

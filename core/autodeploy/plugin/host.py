@@ -23,6 +23,7 @@ from ..markers import PROJECT_NAME
 from ..transform.base import BaseTransform
 from .controls import STRICT_VAR, PluginControls
 from .hooks import InvalidPluginHooks, register_plugin_hooks
+from .lifecycle import LifecycleCalls
 from .loader import TRANSFORMS_GROUP, find_entry_points, load_entry_point
 from .records import IN_PROCESS, PluginRecord, PluginStatus
 from .registry import FACTORY, MODE_ENTRY, TRANSFORM, Conflict, Provider, Registry, collect_registrations
@@ -44,7 +45,7 @@ def _listing(names: Iterable[str]) -> str:
     return shown if len(names) <= _MAX_LISTED else f"{shown}, ... ({len(names)} in all)"
 
 
-class PluginHost:
+class PluginHost(LifecycleCalls):
     """Loads plugins, keeps a record of each, and answers what they provide.
 
     Typical use::
@@ -150,7 +151,7 @@ class PluginHost:
 
     @property
     def hook(self) -> pluggy.HookRelay:
-        """The pluggy hook relay, to call lifecycle hooks (``host.hook.autodeploy_before_stage``).
+        """The pluggy hook relay (the core calls hooks through the typed methods of `LifecycleCalls`).
 
         Registrations are collected first, so a plugin whose registration failed is not called.
         """

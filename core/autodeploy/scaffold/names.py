@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 
 from .._version import __version__
-from ..docs.wording import title_from_key
 from ..errors import AutodeployError
+from ..naming import title_from_key
 
 DISTRIBUTION_PREFIX = "autodeploy-plugin-"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")

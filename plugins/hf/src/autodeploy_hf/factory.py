@@ -363,6 +363,19 @@ class HFModelFactory(ModelFactory):
                 return None
         return load_tokenizer(folder, trust_remote_code=self.trust_remote_code)
 
+    def end_of_sequence_ids(self) -> list[int]:
+        """The EOS ids of the checkpoint's generation config (generation_config.json), else of its config."""
+        from transformers import GenerationConfig
+
+        folder = self.model_folder()
+        ids: list[int] = []
+        if (folder / "generation_config.json").is_file():
+            try:
+                ids = _token_ids(GenerationConfig.from_pretrained(folder).eos_token_id)
+            except (OSError, ValueError):  # unreadable: the config's ids below still apply
+                ids = []
+        return ids or _token_ids(getattr(self.hf_config(), "eos_token_id", None))
+
     def describe(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, dtype={self.dtype!s})"
 
@@ -377,6 +390,15 @@ class AutoModelForImageTextToTextFactory(HFModelFactory):
     """Vision-language models that generate text (``AutoModelForImageTextToText``): Llava, Qwen2-VL, ..."""
 
     auto_class_name: ClassVar[str] = "AutoModelForImageTextToText"
+
+
+def _token_ids(value: Any) -> list[int]:
+    """One id, a list of ids, or nothing, as a list."""
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if isinstance(item, int)]
+    return []
 
 
 def _choose_dtype(dtype: Any, torch_dtype: Any) -> Any:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from autodeploy import deep_merge
 from autodeploy.errors import ConfigError
-from autodeploy.factory import deep_merge
 
 from .errors import checkpoint_error, describe_exception
 

@@ -1,5 +1,7 @@
 """What the listings say about a transform: its stages and modes (from the mode presets that
-configure it) and who provides it. Shared by ``list-transforms`` and ``show``."""
+configure it) and who provides it. Shared by ``list-transforms``, ``show`` and the docs generator.
+
+Part of the plugin layer (it reads only the host), so the CLI and the docs both build on it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..stages import Stages
 
 if TYPE_CHECKING:
-    from ..plugin import PluginHost, Provider
+    from .host import PluginHost
+    from .registry import Provider
 
 
 @dataclass(frozen=True)
