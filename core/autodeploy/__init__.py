@@ -1,11 +1,14 @@
 """autodeploy: turn a PyTorch / Hugging Face model into an inference-ready module through a
 pipeline of pluggable transforms.
 
-The public API is what this module exports. Importing it never imports torch or transformers:
-listing, validating and documenting transforms must stay fast.
+The public API is what this module exports, plus `autodeploy.graph` (the torch side: the model
+inside the pipeline module, graph helpers, logits) and `autodeploy.testing` (for plugins' tests).
+Plugins import nothing else of the core (a test checks). Importing this module never imports torch
+or transformers: listing, validating and documenting transforms must stay fast.
 """
 
 from ._version import __version__
+from .atomic import atomic_write_bytes, atomic_write_text
 from .config import SharedConfig, TransformConfig, TransformInfo
 from .errors import (
     AutodeployError,
@@ -50,6 +53,8 @@ __all__ = [
     "TransformStatus",
     "UnknownTransformError",
     "__version__",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "build_pipeline_config",
     "deep_merge",
     "get_history",

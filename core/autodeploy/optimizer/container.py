@@ -47,6 +47,34 @@ def new_pipeline_module() -> nn.Module:
     return pipeline_module_class()()
 
 
+def get_pipeline_model(mod: nn.Module) -> nn.Module:
+    """The model inside the pipeline module (its ``factory_model``), else `mod` itself (a model
+    handed straight to the optimizer). Every transform that works on "the model" starts here."""
+    inner = mod._modules.get(FACTORY_MODEL_ATTR)
+    return inner if inner is not None else mod
+
+
+def set_pipeline_model(mod: nn.Module, model: nn.Module) -> nn.Module:
+    """Put `model` where `get_pipeline_model(mod)` finds the model; returns the module the pipeline
+    goes on with.
+
+    A pipeline module (one with a ``factory_model``, a `PipelineModule`, or an empty module) keeps
+    `model` as its ``factory_model`` and is returned; when `mod` was the model itself, `model`
+    replaces it and is returned.
+    """
+    if _is_container(mod):
+        mod.add_module(FACTORY_MODEL_ATTR, model)
+        return mod
+    return model
+
+
+def _is_container(mod: nn.Module) -> bool:
+    if FACTORY_MODEL_ATTR in mod._modules or isinstance(mod, pipeline_module_class()):
+        return True
+    # an empty module (a bare nn.Module()) holds nothing: it is a container to fill, not a model
+    return not mod._modules and not mod._parameters and not mod._buffers
+
+
 def __getattr__(name: str) -> Any:
     if name == "PipelineModule":
         return pipeline_module_class()

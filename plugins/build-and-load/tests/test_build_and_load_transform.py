@@ -14,14 +14,16 @@ from transformers import AutoModelForCausalLM
 
 from autodeploy import (
     CachedSequenceInterface,
+    CheckpointError,
+    ConfigError,
     InferenceOptimizer,
     PluginHost,
     SharedConfig,
+    TransformError,
     TransformStatus,
     get_history,
 )
-from autodeploy.errors import CheckpointError, ConfigError, TransformError
-from autodeploy.optimizer.container import new_pipeline_module
+from autodeploy.graph import new_pipeline_module
 
 
 def eager_logits(folder: Path, input_ids: torch.Tensor, **kwargs) -> torch.Tensor:

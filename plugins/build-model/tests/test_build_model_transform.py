@@ -19,14 +19,16 @@ from transformers import LlamaForCausalLM
 
 from autodeploy import (
     CachedSequenceInterface,
+    CheckpointError,
+    ConfigError,
     InferenceOptimizer,
     PluginHost,
     SharedConfig,
+    TransformError,
     TransformStatus,
     get_history,
 )
-from autodeploy.errors import CheckpointError, ConfigError, TransformError
-from autodeploy.optimizer.container import new_pipeline_module
+from autodeploy.graph import new_pipeline_module
 
 
 def graph_mode_build_model(host: PluginHost) -> dict:

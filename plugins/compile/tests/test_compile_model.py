@@ -85,7 +85,7 @@ def test_bad_backend_lists_the_valid_ones():
 
 
 def test_bad_backend_in_a_pipeline_is_a_config_error_naming_transform_and_field():
-    from autodeploy.optimizer import InferenceOptimizer
+    from autodeploy import InferenceOptimizer
 
     config = {"transforms": {"compile_model": {"stage": "compile", "run_per_gm": False, "backend": "inductor"}}}
     with pytest.raises(ConfigError) as raised:

@@ -10,7 +10,7 @@ from autodeploy_default_model.cache_folder import COMPLETE_MARKER, is_complete, 
 from autodeploy_default_model.smollm2 import convert_gguf_checkpoint
 from autodeploy_default_model.tiny_random import write_tiny_random_checkpoint
 
-from autodeploy.errors import AutodeployError
+from autodeploy import AutodeployError
 
 
 def partials(parent: Path) -> list[str]:

@@ -19,8 +19,8 @@ from autodeploy_default_model.smollm2 import source_key
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from autodeploy.generation import greedy_generate
-from autodeploy.plugin import PluginHost
+from autodeploy import PluginHost
+from autodeploy.graph import greedy_generate
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 

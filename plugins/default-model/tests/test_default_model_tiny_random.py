@@ -8,7 +8,7 @@ from autodeploy_default_model.tiny_random import tiny_random_folder
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from autodeploy.plugin import PluginHost
+from autodeploy import PluginHost
 
 
 @pytest.fixture(scope="module")

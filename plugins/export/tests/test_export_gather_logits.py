@@ -26,7 +26,7 @@ from autodeploy import (  # noqa: E402
     TransformStatus,
     get_history,
 )
-from autodeploy.generation import greedy_generate  # noqa: E402
+from autodeploy.graph import greedy_generate  # noqa: E402
 
 KEY = "gather_logits_before_lm_head"
 MAX_SEQ = 32

@@ -14,11 +14,11 @@ transformers = pytest.importorskip("transformers")
 
 from autodeploy_export.capture import EXPORT_META_KEY  # noqa: E402
 from autodeploy_export.cleanup_transforms import CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs  # noqa: E402
-from autodeploy_export.device_retarget import retarget_device  # noqa: E402
 from autodeploy_export.export_transform import ExportToGM  # noqa: E402
 from autodeploy_export.tied_weights import TIED_WEIGHTS_META_KEY  # noqa: E402
 
 from autodeploy import CachedSequenceInterface, SharedConfig, TransformStatus, get_history  # noqa: E402
+from autodeploy.graph import retarget_device  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from autodeploy_export.cleanup_transforms import CleanupNoopAdd, CleanupNoopSlic
 from autodeploy_export.export_transform import ExportToGM, ExportToGMConfig
 from autodeploy_export.gather_logits_transform import GatherLogitsBeforeLmHead
 
-from autodeploy.plugin import PluginControls, PluginHost
+from autodeploy import PluginControls, PluginHost
 
 DISTRIBUTION = "autodeploy-plugin-export"
 KEYS = {

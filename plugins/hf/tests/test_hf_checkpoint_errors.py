@@ -15,7 +15,7 @@ from autodeploy_hf import AutoModelForCausalLMFactory, AutoModelForImageTextToTe
 from hf_testkit import folder_fingerprint
 from safetensors.torch import load_file, save_file
 
-from autodeploy.errors import CheckpointError, ConfigError
+from autodeploy import CheckpointError, ConfigError
 
 Copy = Callable[[Path], Path]
 

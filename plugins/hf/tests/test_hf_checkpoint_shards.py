@@ -12,7 +12,7 @@ from autodeploy_hf import AutoModelForCausalLMFactory, AutoModelForImageTextToTe
 from hf_testkit import reference_model
 from transformers import AutoModelForImageTextToText
 
-from autodeploy.errors import CheckpointError
+from autodeploy import CheckpointError
 
 
 @pytest.mark.parametrize("folder_fixture", ["llama_sharded_dir", "llama_bin_sharded_dir", "llama_dir"])

@@ -13,7 +13,7 @@ from autodeploy_hf import AutoModelForCausalLMFactory, AutoModelForImageTextToTe
 from hf_testkit import storage_bytes_off_meta, tiny_llama_config
 from transformers import LlamaConfig, LlamaForCausalLM, LlavaForConditionalGeneration, Qwen2ForCausalLM
 
-from autodeploy.errors import ConfigError
+from autodeploy import ConfigError
 
 
 def test_meta_build_allocates_no_storage(llama_dir: Path) -> None:

@@ -11,7 +11,7 @@ from autodeploy_hf import AutoModelForCausalLMFactory, AutoModelForImageTextToTe
 from hf_testkit import folder_fingerprint, logits, reference_model
 from transformers import AutoModelForImageTextToText
 
-from autodeploy.errors import ConfigError
+from autodeploy import ConfigError
 
 CAUSAL_FOLDERS = [
     "llama_dir",

@@ -17,7 +17,7 @@ from autodeploy_hf import AutoModelForCausalLMFactory
 from hf_testkit import folder_fingerprint, logits, tiny_llama_config
 from transformers import LlamaForCausalLM
 
-from autodeploy.errors import CheckpointError
+from autodeploy import CheckpointError
 
 gguf = pytest.importorskip("gguf")
 

@@ -16,7 +16,7 @@ from hf_testkit import logits
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaForCausalLM
 
-from autodeploy.errors import CheckpointError
+from autodeploy import CheckpointError
 
 CONFIG_CODE = """
 from transformers import PretrainedConfig

@@ -11,7 +11,7 @@ from autodeploy_hf import AutoModelForCausalLMFactory
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from autodeploy.errors import CheckpointError
+from autodeploy import CheckpointError
 
 VOCAB = {"[UNK]": 0, "the": 1, "capital": 2, "of": 3, "france": 4, "is": 5, "paris": 6}
 

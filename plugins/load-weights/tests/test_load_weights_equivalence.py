@@ -19,7 +19,7 @@ from load_weights_testkit import (
 )
 from transformers import AutoModelForCausalLM
 
-from autodeploy.transform.graph import canonicalize_graph
+from autodeploy.graph import canonicalize_graph
 
 LAYOUTS = {"single_file": "5GB", "sharded": "20KB"}
 

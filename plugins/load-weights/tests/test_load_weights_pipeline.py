@@ -9,8 +9,7 @@ import torch
 from load_weights_testkit import logits_of, save_tiny_llama, tiny_llama_config
 from transformers import AutoModelForCausalLM
 
-from autodeploy import CachedSequenceInterface, PluginHost
-from autodeploy.optimizer import InferenceOptimizer
+from autodeploy import CachedSequenceInterface, InferenceOptimizer, PluginHost
 
 pytest.importorskip("autodeploy_hf", reason="needs the Hugging Face factory plugin")
 pytest.importorskip("autodeploy_export", reason="needs the export plugin")

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Optional
 
 from autodeploy_build_model.build_model import BuildModel, attach_factory_model, require_factory
 
-from autodeploy import SharedConfig, TransformInfo
-from autodeploy.errors import ConfigError
-from autodeploy.factory import ModelFactory
+from autodeploy import ConfigError, ModelFactory, SharedConfig, TransformInfo
 
 if TYPE_CHECKING:
     from torch import nn

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Optional
 
 from pydantic import Field, field_validator
 
-from autodeploy import BaseTransform, SharedConfig, TransformConfig, TransformInfo
-from autodeploy.errors import ConfigError
-from autodeploy.optimizer.container import FACTORY_MODEL_ATTR  # where the pipeline's container keeps the model
+from autodeploy import BaseTransform, ConfigError, SharedConfig, TransformConfig, TransformInfo
 
 if TYPE_CHECKING:
     from torch import nn
@@ -90,5 +88,7 @@ def attach_factory_model(mod: nn.Module, model: nn.Module) -> tuple[nn.Module, T
     A freshly built model has no graph to clean and its shapes come from its config, so the
     record says clean with valid shapes (as AutoDeploy's does), and no cleanup runs after it.
     """
-    mod.add_module(FACTORY_MODEL_ATTR, model)
+    from autodeploy.graph import set_pipeline_model
+
+    mod = set_pipeline_model(mod, model)
     return mod, TransformInfo(skipped=False, num_matches=1, is_clean=True, has_valid_shapes=True)

@@ -32,25 +32,18 @@ def compile_pipeline_module(
 
 
 def _torch_compile(mod: nn.Module, cm: CachedSequenceInterface, config: CompileModelConfig, on_cuda: bool) -> nn.Module:
-    target = _model_of(mod)
+    from autodeploy.graph import get_pipeline_model, set_pipeline_model
+
+    target = get_pipeline_model(mod)
     compiled = torch.compile(
         target, mode=config.compile_mode, dynamic=config.dynamic, fullgraph=config.fullgraph, **config.compile_kwargs
     )
-    if target is mod:
-        mod = compiled
-    else:
-        mod.factory_model = compiled
+    mod = set_pipeline_model(mod, compiled)
     if config.warmup:
         batch_sizes = config.cuda_graph_batch_sizes if on_cuda and config.cuda_graph_batch_sizes else [None]
         for batch_size in batch_sizes:
             _run_example(mod, cm, batch_size)
     return mod
-
-
-def _model_of(mod: nn.Module) -> nn.Module:
-    """The model inside the pipeline's container (``mod.factory_model``), else `mod` itself."""
-    inner = getattr(mod, "factory_model", None)
-    return inner if isinstance(inner, nn.Module) else mod
 
 
 def _run_example(mod: nn.Module, cm: CachedSequenceInterface, batch_size: int | None) -> None:

@@ -19,8 +19,7 @@ from typing import Any
 
 import psutil
 
-from autodeploy.atomic import atomic_write_text
-from autodeploy.errors import AutodeployError
+from autodeploy import AutodeployError, atomic_write_text
 
 COMPLETE_MARKER = "autodeploy-cache.json"
 # Partial folders left by a killed process are removed once their process is gone, or after this.

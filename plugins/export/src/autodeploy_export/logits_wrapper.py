@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from autodeploy.generation import logits_of
+from autodeploy.graph import logits_of
 
 from .errors import ExportInputError
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Union
 
-from autodeploy.errors import CheckpointError
+from autodeploy import CheckpointError
 
 PathLike = Union[str, os.PathLike]
 

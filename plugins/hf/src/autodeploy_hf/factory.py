@@ -31,8 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
-from autodeploy.errors import ConfigError
-from autodeploy.factory import ModelFactory
+from autodeploy import ConfigError, ModelFactory
 
 from .checkpoint import (
     GGUF_SUFFIX,

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from autodeploy import deep_merge
-from autodeploy.errors import ConfigError
+from autodeploy import ConfigError, deep_merge
 
 from .errors import checkpoint_error, describe_exception
 

@@ -1,21 +1,16 @@
 """After loading, exported graphs may still create tensors on the build device.
 
 torch.export bakes the device of tensor-creating ops (``arange``, ``to``, ... with
-``device=meta``) into the graph. The export plugin knows how to rewrite them
-(`autodeploy_export.device_retarget.retarget_device`); it is used when installed. Without it,
-no exported graph came from our pipeline and there is nothing we know how to rewrite.
+``device=meta``) into the graph; the core's `autodeploy.graph.retarget_device` rewrites them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from torch import fx, nn
 
-from autodeploy.transform.graph import named_graphmodules
-
-logger = logging.getLogger("autodeploy.load_weights")
+from autodeploy.graph import named_graphmodules, retarget_device
 
 
 def retarget_graphs(module: nn.Module, device: str) -> int:
@@ -26,11 +21,6 @@ def retarget_graphs(module: nn.Module, device: str) -> int:
     """
     graphs = _outermost(named_graphmodules(module))
     if not graphs:
-        return 0
-    try:
-        from autodeploy_export.device_retarget import retarget_device
-    except ImportError:
-        logger.debug("autodeploy_export is not installed: graph devices not retargeted")
         return 0
     return sum(retarget_device(gm, device) for gm in graphs)
 

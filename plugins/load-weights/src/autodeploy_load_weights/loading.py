@@ -17,6 +17,7 @@ from typing import Optional
 from torch import nn
 
 from autodeploy import ModelFactory
+from autodeploy.graph import get_pipeline_model
 
 from .buffers import check_nothing_on_meta, place_buffers
 from .graph_device import retarget_graphs
@@ -47,18 +48,10 @@ class LoadSummary:
     random: bool
 
 
-def load_target(mod: nn.Module) -> nn.Module:
-    """The model inside the pipeline's container (``mod.factory_model``), else `mod` itself.
-
-    Checkpoint names are the model's state-dict names, so the load happens at the model's root.
-    """
-    inner = getattr(mod, "factory_model", None)
-    return inner if isinstance(inner, nn.Module) else mod
-
-
 def load_weights(mod: nn.Module, factory: ModelFactory, options: LoadOptions) -> LoadSummary:
     """Run the four steps above on `mod`; see the module docstring."""
-    target = load_target(mod)
+    # checkpoint names are the model's state-dict names: the load happens at the model's root
+    target = get_pipeline_model(mod)
     load_device = options.checkpoint_device or options.device
     source = factory.describe()
     tied = 0

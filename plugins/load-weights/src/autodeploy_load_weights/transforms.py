@@ -34,7 +34,7 @@ class LoadWeightsToDevice(BaseTransform):
     a dtype that cannot be cast, is a `CheckpointError` listing the first offenders (name,
     shapes, shard file). Then the factory's non-persistent buffers (``init_buffers``, e.g.
     rotary ``inv_freq``) are put in place and exported graphs are retargeted from the meta
-    device to ``cm.device`` (with the export plugin's ``retarget_device``).
+    device to ``cm.device`` (with the core's ``retarget_device``).
 
     When the factory skips loading weights (``skip_loading_weights``), no checkpoint is read:
     weights are allocated on the device and filled from a seeded generator (matrices from

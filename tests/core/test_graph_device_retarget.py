@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autodeploy_export.device_retarget import retarget_device  # noqa: E402
+from autodeploy.graph import retarget_device  # noqa: E402
 
 
 class MakesTensors(torch.nn.Module):
