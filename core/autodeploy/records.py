@@ -37,6 +37,8 @@ class TransformRecord:
     traceback: Optional[str] = None
     # failed, and `skip_on_error` let the pipeline go on (with the module as the transform left it)
     skipped_on_error: bool = False
+    # short remarks the transform made about this run (e.g. "cache hit"), shown next to the status
+    notes: list[str] = field(default_factory=list)
 
     @property
     def num_matches(self) -> int:
@@ -85,7 +87,7 @@ class RunReport:
             (
                 record.stage.value,
                 record.key,
-                f"{record.status.value} (skipped on error)" if record.skipped_on_error else record.status.value,
+                _status_text(record),
                 str(record.num_matches),
                 f"{record.wall_time_s:.3f}s",
                 f"{record.mem_change_mb:+.1f}MB",
@@ -95,3 +97,9 @@ class RunReport:
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
         return "\n".join(lines)
+
+
+def _status_text(record: TransformRecord) -> str:
+    """The status column: the status, then why it was skipped and the transform's notes, if any."""
+    remarks = (["skipped on error"] if record.skipped_on_error else []) + list(record.notes)
+    return f"{record.status.value} ({', '.join(remarks)})" if remarks else record.status.value

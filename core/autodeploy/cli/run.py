@@ -27,6 +27,7 @@ from .config_options import add_set_option
 from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
 from .output import write_text
 from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
+from .run_debug import add_debug_options, attach_debug_options
 
 if TYPE_CHECKING:
     import torch
@@ -99,6 +100,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         help="absolute logits tolerance for --check (default 1e-4 for float32, larger for half precision)",
     )
     parser.add_argument("--report-json", metavar="FILE", help="write the run report, output and timings as JSON")
+    add_debug_options(parser)
 
 
 def _non_negative_int(text: str) -> int:
@@ -146,9 +148,12 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     prompt = _encode(tokenizer, args, given_ids, resolved)
     timings["tokenize_s"] = time.perf_counter() - tick
     _check_fits(len(prompt.ids), args.max_new_tokens, config)
+    input_ids = torch.tensor([prompt.ids], dtype=torch.long, device=config.device)
+    with _user_ids_errors(prompt):
+        observers = attach_debug_options(args, host, optimizer, factory, config, input_ids)
 
     result = _optimize(optimizer, config, resolved, args.report_json, timings)
-    input_ids = torch.tensor([prompt.ids], dtype=torch.long, device=config.device)
+    observers.report()
     eos_ids = end_of_sequence_ids(factory, tokenizer)
     generation = _generate(result.module, input_ids, prompt, tokenizer, eos_ids, args.max_new_tokens, timings)
 
@@ -169,6 +174,7 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
             "prompt": {"text": prompt.text, "how": prompt.how, "input_ids": prompt.ids},
             "generation": generation,
             "check": check.to_dict() if check is not None else None,
+            **observers.to_dict(),
         }
         _write_report(args.report_json, payload)
     if check is not None and not check.passed:

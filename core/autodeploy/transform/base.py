@@ -63,6 +63,12 @@ class BaseTransform:
         self._key: Optional[str] = None  # set by whoever creates it for a key (the pipeline)
         self.last_record: Optional[TransformRecord] = None
         self.last_error: Optional[BaseException] = None
+        self._notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Add a short remark to this run's record (e.g. ``"cache hit"``): the run report shows it
+        next to the status, so a user sees why a run took the time it did."""
+        self._notes.append(text)
 
     @classmethod
     def declared_key(cls) -> str:
@@ -120,6 +126,7 @@ class BaseTransform:
         history = get_history(mod)
         info_last = history[-1].info if history else TransformInfo(skipped=False, num_matches=0)
         self.last_error = None
+        self._notes = []
 
         mem_before = memory.take_snapshot()
         start = time.perf_counter()
@@ -165,6 +172,7 @@ class BaseTransform:
             error=error_text,
             traceback=traceback_text,
             skipped_on_error=self.last_error is not None and self.config.skip_on_error,
+            notes=list(self._notes),
         )
         _append_history(mod, record)
         self.last_record = record

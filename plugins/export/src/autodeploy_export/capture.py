@@ -31,11 +31,12 @@ from __future__ import annotations
 import logging
 import types
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 from .call_convention import accept_positional_or_keyword_inputs
 from .dynamic_shapes import INPUT_NAME, POSITIONS_NAME, DynamicSwitches, example_and_dynamic_shapes
 from .errors import ExportInputError, InferenceOnlyGraphError, ModelExportError
+from .export_cache import CACHE_HIT, CACHE_MISS, CACHE_NOT_CACHEABLE, CACHE_OFF, CACHE_REBUILT, ExportCache, export_key
 from .failure import describe_export_failure
 from .naming import hoist_wrapped_model
 from .tied_weights import (
@@ -46,7 +47,9 @@ from .tied_weights import (
 )
 
 if TYPE_CHECKING:
+    import torch
     from torch import fx, nn
+    from torch.export import ExportedProgram
 
     from autodeploy import CachedSequenceInterface
 
@@ -65,10 +68,14 @@ class ExportOptions:
     dynamic_seq: bool = True
 
 
-def export_model(model: nn.Module, cm: CachedSequenceInterface, options: ExportOptions) -> fx.GraphModule:
-    """Export `model` (eager, weights on meta or real) to a GraphModule ``input_ids -> logits``."""
-    import torch
+def export_model(
+    model: nn.Module, cm: CachedSequenceInterface, options: ExportOptions, cache: Optional[ExportCache] = None
+) -> fx.GraphModule:
+    """Export `model` (eager, weights on meta or real) to a GraphModule ``input_ids -> logits``.
 
+    With `cache`, a program exported earlier for the same model and settings is loaded instead
+    (`export_cache`); ``gm.meta["autodeploy_export"]["cache"]`` says what happened (`CACHE_*`).
+    """
     from .logits_wrapper import WRAPPED_MODEL_ATTR, LogitsWrapper
 
     model_class = type(model).__name__
@@ -87,9 +94,7 @@ def export_model(model: nn.Module, cm: CachedSequenceInterface, options: ExportO
     was_training = model.training
     model.eval()  # dropout and friends must be captured in inference form
     try:
-        exported = torch.export.export(
-            wrapper, args=(), kwargs=inputs, dynamic_shapes=dynamic_shapes, strict=options.strict
-        )
+        exported, cache_outcome = _export_or_load(wrapper, inputs, dynamic_shapes, options, cache, cm)
     except ExportInputError:
         raise
     except Exception as exc:
@@ -113,12 +118,57 @@ def export_model(model: nn.Module, cm: CachedSequenceInterface, options: ExportO
     gm.meta[EXPORT_META_KEY] = {
         "model_class": f"{type(model).__module__}.{model_class}",
         "export_device": device,
-        "dynamic_shapes": {
-            name: {dim: (d.__name__, d.min, d.max) for dim, d in (dims or {}).items()}
-            for name, dims in dynamic_shapes.items()
-        },
+        "dynamic_shapes": _describe_dynamic_shapes(dynamic_shapes),
+        "cache": cache_outcome,
     }
     return gm
+
+
+def _export_or_load(
+    wrapper: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    dynamic_shapes: dict[str, Any],
+    options: ExportOptions,
+    cache: Optional[ExportCache],
+    cm: CachedSequenceInterface,
+) -> tuple[ExportedProgram, str]:
+    """torch.export of `wrapper`, or its program from `cache`; and the cache's outcome."""
+    import torch
+
+    from .logits_wrapper import WRAPPED_MODEL_ATTR
+
+    def export() -> ExportedProgram:
+        return torch.export.export(
+            wrapper, args=(), kwargs=inputs, dynamic_shapes=dynamic_shapes, strict=options.strict
+        )
+
+    if cache is None:
+        return export(), CACHE_OFF
+    dims = cm.dynamic_dims() if callable(getattr(cm, "dynamic_dims", None)) else {}
+    switches = {"strict": options.strict, "dynamic_batch": options.dynamic_batch, "dynamic_seq": options.dynamic_seq}
+    used = _describe_dynamic_shapes(dynamic_shapes)
+    key = export_key(wrapper.get_submodule(WRAPPED_MODEL_ATTR), inputs, {"declared": dims, "used": used}, switches)
+    if key is None:
+        return export(), CACHE_NOT_CACHEABLE
+    tensors = {
+        **dict(wrapper.named_buffers(remove_duplicate=False)),
+        **dict(wrapper.named_parameters(remove_duplicate=False)),
+    }
+    found = cache.lookup(key, tensors)
+    if found.program is not None:
+        return found.program, CACHE_HIT
+    exported = export()
+    stored = cache.store(key, exported)
+    outcome = CACHE_REBUILT if found.outcome == CACHE_REBUILT else CACHE_MISS
+    return exported, outcome if stored is not None else CACHE_NOT_CACHEABLE
+
+
+def _describe_dynamic_shapes(dynamic_shapes: dict[str, Any]) -> dict[str, Any]:
+    """``{input: {dim: (name, min, max)}}``: the dynamic dimensions export was given, as plain data."""
+    return {
+        name: {dim: (d.__name__, d.min, d.max) for dim, d in (dims or {}).items()}
+        for name, dims in dynamic_shapes.items()
+    }
 
 
 def _model_device(model: nn.Module) -> str:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
     from autodeploy import CachedSequenceInterface, ModelFactory
 
+CACHE_DIR_SETTING = "cache_dir"
+"""The shared-config setting naming the autodeploy cache folder (``autodeploy run`` sets it;
+None or absent: no export cache)."""
 
 
 class ExportToGMConfig(TransformConfig):
@@ -58,6 +61,11 @@ class ExportToGM(BaseTransform):
     object), in eval mode. The batch and sequence dimensions stay dynamic within the sequence
     interface's limits. The GraphModule keeps the eager model's parameter and buffer names
     (its ``state_dict()`` keys equal the model's), so checkpoints load into it by name.
+
+    When the run's shared config names a cache folder (``cache_dir``, set by ``autodeploy run``
+    unless ``--no-cache``), the exported program is cached there and a later run of the same
+    model and settings loads it instead of exporting again; the run report then says
+    ``applied (cache hit)``.
     """
 
     config: ExportToGMConfig
@@ -79,7 +87,8 @@ class ExportToGM(BaseTransform):
 
         from autodeploy.graph import get_pipeline_model, set_pipeline_model
 
-        from .capture import ExportOptions, export_model
+        from .capture import EXPORT_META_KEY, ExportOptions, export_model
+        from .export_cache import CACHE_NOTES, ExportCache
 
         model = get_pipeline_model(mod)
         if isinstance(model, fx.GraphModule):
@@ -92,7 +101,12 @@ class ExportToGM(BaseTransform):
             dynamic_batch=self.config.dynamic_batch,
             dynamic_seq=self.config.dynamic_seq,
         )
-        gm = export_model(model, cm, options)
+        cache_dir = shared_config.extra(CACHE_DIR_SETTING)
+        cache = ExportCache(cache_dir) if cache_dir else None
+        gm = export_model(model, cm, options, cache)
+        outcome = gm.meta[EXPORT_META_KEY]["cache"]
+        if outcome in CACHE_NOTES:
+            self.note(CACHE_NOTES[outcome])
         mod = set_pipeline_model(mod, gm)
         # export yields a clean graph with fake-tensor values recorded on every node
         return mod, TransformInfo(skipped=False, num_matches=1, is_clean=True, has_valid_shapes=True)
