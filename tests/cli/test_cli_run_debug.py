@@ -77,7 +77,7 @@ def test_bisect_names_the_transform_that_broke_the_logits_and_dumps_every_graph(
     )
     out, err = capsys.readouterr()
     assert status == 1, out + err
-    assert "--check failed" in err
+    assert "--check failed" in err and BROKEN_KEY in err
     assert f"after transform 6 {BROKEN_KEY!r} (stage post_export)" in out
 
     steps = json.loads(report.read_text())["bisect"]["steps"]

@@ -180,7 +180,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     if check is not None and not check.passed:
         write_text(
             f"error: --check failed: the optimized module's logits differ from the eager model's by "
-            f"{check.max_abs_diff:.3e}, above the tolerance {check.tolerance:.1e} (set it with --check-tol)",
+            f"{check.max_abs_diff:.3e}, above the tolerance {check.tolerance:.1e} (set it with --check-tol)"
+            + (f"; {observers.bisector.verdict()}" if observers.bisector else "; --bisect names the transform"),
             stream=sys.stderr,
         )
         return EXIT_CHECK_FAILED

@@ -181,7 +181,17 @@ def _logits(module: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
     from ..generation import logits_of
 
     with torch.no_grad():
-        return logits_of(module(input_ids=input_ids)).detach()
+        try:
+            output = module(input_ids=input_ids)
+        except TypeError as exc:
+            # a copy of an exported graph loses the hook that fills in default positions: give
+            # them as the sequence interface does for a whole sequence, 0..L-1
+            if "position_ids" not in str(exc):
+                raise
+            batch, length = input_ids.shape
+            positions = torch.arange(length, device=input_ids.device).expand(batch, length)
+            output = module(input_ids=input_ids, position_ids=positions)
+        return logits_of(output).detach()
 
 
 def _holds_meta_tensors(mod: nn.Module) -> bool:
