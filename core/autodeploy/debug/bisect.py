@@ -127,6 +127,7 @@ class LogitsBisector:
             if not entry.config.enabled:
                 continue
             transform = entry.transform_class(entry.config)
+            transform.key = entry.key
             loaded = transform(loaded, self.cm, self.factory, self.shared_config)
         return loaded
 
