@@ -39,7 +39,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from autodeploy.atomic import atomic_write_bytes, atomic_write_text
+from autodeploy import atomic_write_bytes, atomic_write_text
 
 from . import program_store
 
