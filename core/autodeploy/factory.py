@@ -116,12 +116,6 @@ class ModelFactory(ABC):
         """
         return {}
 
-    def get_example_inputs(self, batch_size: int = 2, seq_len: int = 8) -> dict[str, torch.Tensor]:
-        """Example inputs for export; by default a batch of ``input_ids``."""
-        import torch
-
-        return {"input_ids": torch.ones((batch_size, seq_len), dtype=torch.long)}
-
     def init_tokenizer(self) -> Any:
         """The tokenizer for this model, or None when the factory has none."""
         return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from autodeploy.errors import ConfigError
-from autodeploy.optimizer import apply_override, parse_override
+from autodeploy.optimizer import parse_override
+from autodeploy.optimizer.overrides import apply_override
 
 CONFIG = {
     "model": "/models/tiny",

@@ -55,7 +55,7 @@ def test_wrong_type_says_expected_and_got(host, tmp_path):
     with pytest.raises(ConfigError) as info:
         validated(host, tmp_path, "transforms:\n  scale_output:\n    stage: post_load_fusion\n    factor: twice\n")
     assert info.value.path == "transforms.scale_output.factor"
-    assert info.value.message == "expected a valid number, unable to parse string as a number, got 'twice' (string)"
+    assert info.value.message == "expected a valid number, got 'twice' (string)"
 
 
 def test_bad_stage_value_suggests_the_closest_stage(host):
@@ -112,16 +112,15 @@ def test_an_entry_that_is_not_a_mapping_is_an_error(host, tmp_path):
 
 def test_unknown_field_warns_naming_the_closest_field(host, tmp_path, caplog):
     text = "transforms:\n  scale_output:\n    stage: post_load_fusion\n    factor_value: 2.0\n"
-    with caplog.at_level(logging.WARNING, logger="autodeploy.optimizer"):
+    with caplog.at_level(logging.WARNING):
         with pytest.warns(ConfigWarning) as caught:
             entries = validated(host, tmp_path, text)
-    assert len(caught) == 1
+    assert len(caught) == 1 and not caplog.records  # one channel: the warning (the CLI logs it)
     message = str(caught[0].message)
     assert message.startswith(
         f"{tmp_path / 'user.yaml'}: transforms.scale_output.factor_value: unknown field 'factor_value'"
     )
     assert "did you mean 'factor'?" in message
-    assert message in caplog.text
     # the entry is kept (AutoDeploy allows extras), the unknown field has no effect
     assert entries[0].config.factor == 2.0 and entries[0].config.unknown_fields() == ["factor_value"]
 

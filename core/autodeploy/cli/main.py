@@ -149,8 +149,18 @@ def _configure_logging(verbosity: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity == 1 else logging.WARNING)
-    # config warnings are logged too (same text): show them once, through logging
-    warnings.simplefilter("ignore", ConfigWarning)
+    # config warnings are shown as log lines (``WARNING: <file>: <path>: ...``), other warnings as usual
+    warnings.showwarning = _show_warning
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    if issubclass(category, ConfigWarning):
+        logging.getLogger("autodeploy.config").warning("%s", message)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -5,7 +5,7 @@ is created when a pipeline first runs.
 """
 
 from .optimizer import InferenceOptimizer, RunResult
-from .overrides import Override, apply_override, parse_override
+from .overrides import Override, parse_override
 from .pipeline_config import PipelineConfig, build_pipeline_config
 from .pipeline_inputs import build_factory, build_sequence_interface
 from .validation import ConfigWarning, PipelineEntry, validate_transforms
@@ -19,7 +19,6 @@ __all__ = [
     "PipelineConfig",
     "PipelineEntry",
     "RunResult",
-    "apply_override",
     "build_factory",
     "build_pipeline_config",
     "build_sequence_interface",

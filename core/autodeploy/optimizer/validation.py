@@ -115,6 +115,5 @@ def _report_unknown_field(
     )
     if strict:
         raise ConfigError(f"{message} (strict mode refuses unknown fields)", source=source, path=path)
-    located = f"{source}: {path}: {message}"
-    logger.warning("%s", located)
-    warnings.warn(located, ConfigWarning, stacklevel=2)
+    # one channel: a warning (Python callers filter or catch it; the CLI shows it as a log line)
+    warnings.warn(f"{source}: {path}: {message}", ConfigWarning, stacklevel=2)

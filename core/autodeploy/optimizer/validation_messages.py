@@ -18,9 +18,35 @@ from ..errors import ConfigError
 from ..stages import Stages
 from .suggestions import closest_name
 
-_INPUT_SHOULD_BE = "Input should be "
-_PLAIN_PREFIXES = ("Value error, ", "Assertion failed, ")
-_COMPARISONS = ("greater", "less", "at least", "at most")
+# what a value of each pydantic error type should have been (keyed on the error's `type`, which
+# is pydantic's stable contract, never on its English message)
+_EXPECTED_BY_TYPE = {
+    "bool_type": "a valid boolean",
+    "bool_parsing": "a valid boolean",
+    "int_type": "a valid integer",
+    "int_parsing": "a valid integer",
+    "int_parsing_size": "a valid integer",
+    "int_from_float": "a valid integer (no fractional part)",
+    "float_type": "a valid number",
+    "float_parsing": "a valid number",
+    "finite_number": "a finite number",
+    "string_type": "a valid string",
+    "dict_type": "a valid dictionary",
+    "model_type": "a valid dictionary",
+    "model_attributes_type": "a valid dictionary",
+    "list_type": "a valid list",
+    "tuple_type": "a valid tuple",
+    "none_required": "null",
+}
+# comparison errors: the `ctx` key holding the bound, and how to say it
+_BOUNDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "greater than or equal to"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "less than or equal to"),
+    "multiple_of": ("multiple_of", "a multiple of"),
+}
+_OWN_MESSAGE_TYPES = ("value_error", "assertion_error")  # a validator's own exception, in ctx["error"]
 _QUOTED = re.compile(r"'([^']*)'")
 _MAX_REPR = 80
 
@@ -58,20 +84,22 @@ def describe_problem(problem: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return "unknown field, not allowed here"
     given = f"got {_short_repr(problem['input'])} ({yaml_type_name(problem['input'])})"
-    msg = problem["msg"]
+    ctx = problem.get("ctx") or {}
     if kind == "enum":
-        choices = _QUOTED.findall(problem.get("ctx", {}).get("expected", ""))
+        choices = _QUOTED.findall(str(ctx.get("expected", "")))
         best = closest_name(str(problem["input"]), choices) if choices else None
         hint = f"; did you mean {best!r}?" if best else ""
-        return f"expected one of {', '.join(choices) or msg}, {given}{hint}"
-    if msg.startswith(_INPUT_SHOULD_BE):
-        expected = msg[len(_INPUT_SHOULD_BE) :]
-        if expected.startswith(_COMPARISONS):  # "greater than 0" -> "a value greater than 0"
-            expected = f"a value {expected}"
-        return f"expected {expected}, {given}"
-    for plain_prefix in _PLAIN_PREFIXES:
-        if msg.startswith(plain_prefix):
-            return f"{msg[len(plain_prefix) :]} ({given})"
+        return f"expected one of {', '.join(choices) or ctx.get('expected')}, {given}{hint}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}, {given}"
+    if kind in _BOUNDS:
+        bound, words = _BOUNDS[kind]
+        return f"expected a value {words} {ctx.get(bound)}, {given}"
+    if kind in _EXPECTED_BY_TYPE:
+        return f"expected {_EXPECTED_BY_TYPE[kind]}, {given}"
+    if kind in _OWN_MESSAGE_TYPES and "error" in ctx:
+        return f"{ctx['error']} ({given})"
+    msg = problem["msg"]  # any other type: pydantic's own words, as they are
     return f"{msg[:1].lower()}{msg[1:]} ({given})"
 
 

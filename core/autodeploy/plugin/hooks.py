@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import re
 from typing import Any
 
 import pluggy
@@ -19,7 +18,6 @@ import pluggy
 from ..markers import PROJECT_NAME
 
 HOOK_PREFIX = "autodeploy_"
-_HOOK_NAME_IN_MESSAGE = re.compile(r"for hook '([A-Za-z0-9_]+)'")
 
 
 class InvalidPluginHooks(Exception):
@@ -37,7 +35,7 @@ def register_plugin_hooks(pm: pluggy.PluginManager, plugin: Any, name: str) -> l
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
-        raise InvalidPluginHooks(f"PluginValidationError: {_describe_validation_error(pm, exc)}") from exc
+        raise InvalidPluginHooks(f"PluginValidationError: {_describe_validation_error(pm, plugin, exc)}") from exc
     except ValueError as exc:  # the same object (or name) is registered already
         other = pm.get_name(plugin)
         detail = f"the same object is already registered as plugin {other!r}" if other else str(exc).splitlines()[0]
@@ -68,14 +66,34 @@ def _describe_unknown_hook(pm: pluggy.PluginManager, hook: str) -> str:
     return f"unknown hook {hook!r} ({hint})"
 
 
-def _describe_validation_error(pm: pluggy.PluginManager, exc: pluggy.PluginValidationError) -> str:
-    """pluggy's multi-line message on one line, plus the arguments the specification offers."""
+def _describe_validation_error(pm: pluggy.PluginManager, plugin: Any, exc: pluggy.PluginValidationError) -> str:
+    """pluggy's multi-line message on one line, plus the arguments the specifications offer.
+
+    Which hooks do not fit is found by comparing the plugin's implementations with the
+    specifications, not by reading pluggy's message (its wording is not an interface).
+    """
     message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    match = _HOOK_NAME_IN_MESSAGE.search(message)
-    caller = getattr(pm.hook, match.group(1), None) if match else None
-    if caller is not None and caller.spec is not None:
+    for caller in _mismatched_hook_callers(pm, plugin):
         message += f"; the hook specification is {caller.name}({', '.join(caller.spec.argnames)})"
     return message
+
+
+def _mismatched_hook_callers(pm: pluggy.PluginManager, plugin: Any) -> list[pluggy.HookCaller]:
+    """The specified hooks whose implementation in `plugin` asks for an argument the spec lacks."""
+    mismatched = []
+    for name in dir(plugin):
+        if not name.startswith(HOOK_PREFIX) or pm.parse_hookimpl_opts(plugin, name) is None:
+            continue
+        caller = getattr(pm.hook, name, None)
+        if caller is None or caller.spec is None:
+            continue
+        try:
+            asked = list(inspect.signature(getattr(plugin, name)).parameters)
+        except (TypeError, ValueError):
+            continue
+        if any(argument not in caller.spec.argnames for argument in asked):
+            mismatched.append(caller)
+    return mismatched
 
 
 def _unmarked_hook_functions(pm: pluggy.PluginManager, plugin: Any) -> list[str]:

@@ -61,10 +61,6 @@ class PluginNames:
     def config_class_name(self) -> str:
         return f"{self.class_name}Config"
 
-    @property
-    def title(self) -> str:
-        return title_from_key(self.key)
-
 
 def core_requirement(core_version: str = __version__) -> str:
     """The core range a new plugin declares: this release series, up to the next one.

@@ -41,12 +41,8 @@ class DynamicSwitches:
 
 
 def _declared_dims(cm: CachedSequenceInterface, name: str) -> dict[int, tuple[str, int, int]]:
-    declared = getattr(cm, "dynamic_dims", None)
-    if callable(declared):
-        dims = declared()
-        return dict(dims.get(name, dims.get(INPUT_NAME, {})))
-    # a sequence interface without the declaration: AutoDeploy's two dimensions and limits
-    return {0: (BATCH_DIM_NAME, 1, cm.max_batch_size), 1: (SEQ_DIM_NAME, 1, cm.max_seq_len)}
+    dims = cm.dynamic_dims()
+    return dict(dims.get(name, dims.get(INPUT_NAME, {})))
 
 
 def example_and_dynamic_shapes(
