@@ -91,7 +91,7 @@ def describe_problem(problem: ErrorDetails) -> str:
         hint = f"; did you mean {best!r}?" if best else ""
         return f"expected one of {', '.join(choices) or ctx.get('expected')}, {given}{hint}"
     if kind == "literal_error":
-        return f"expected one of {ctx.get('expected')}, {given}"
+        return f"expected {ctx.get('expected')}, {given}"
     if kind in _BOUNDS:
         bound, words = _BOUNDS[kind]
         return f"expected a value {words} {ctx.get(bound)}, {given}"
