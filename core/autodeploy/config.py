@@ -129,3 +129,7 @@ class SharedConfig(BaseModel):
 
     local_rank: int = Field(default=0, ge=0, description="The rank of this process.")
     world_size: int = Field(default=1, ge=1, description="The number of processes.")
+
+    def extra(self, name: str, default: Any = None) -> Any:
+        """A setting a plugin put here under its own name (extra keys are allowed)."""
+        return (self.model_extra or {}).get(name, default)

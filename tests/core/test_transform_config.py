@@ -81,6 +81,6 @@ def test_from_last_info_carries_graph_state():
 def test_shared_config_defaults_and_extras():
     shared = SharedConfig(my_plugin_setting=3)
     assert (shared.local_rank, shared.world_size) == (0, 1)
-    assert shared.model_extra == {"my_plugin_setting": 3}
+    assert shared.extra("my_plugin_setting") == 3 and shared.extra("unset", 5) == 5
     with pytest.raises(pydantic.ValidationError):
         SharedConfig(world_size=0)
