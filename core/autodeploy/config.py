@@ -8,7 +8,7 @@ decides whether an unknown key is a warning or an error, so that it can name the
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
