@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .options import ServeOptions
 
 if TYPE_CHECKING:
-    from autodeploy.plugin import PluginHost
+    from autodeploy import PluginHost
 
     from .service import Service
 
