@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The runtime (Engine, LLM, SamplingParams) lands on main separately; until it does, the server
+# cannot run and these tests have nothing to test.
+pytest.importorskip("autodeploy.runtime", reason="the serve plugin needs autodeploy.runtime")
+
 from serve_test_support import API_KEY, MAX_BATCH_SIZE, MAX_QUEUE, TINY, ServerProcess, session_cache, start_server
 
 
