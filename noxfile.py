@@ -45,9 +45,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the core, the plugins, the tests and the benchmarks."""
-    session.install("ruff")
+    """ruff over the core, the plugins, the tests and the benchmarks; mypy over the core and the
+    plugins (configured in pyproject.toml), with the project installed so torch's types count."""
+    install_project(session, "ruff", "mypy")
     session.run("ruff", "check", "core", "plugins", "tests", "bench", "noxfile.py")
+    session.run("mypy")
 
 
 @nox.session

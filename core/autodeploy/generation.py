@@ -78,7 +78,7 @@ def greedy_generate(
         for _ in range(max_new_tokens):
             next_tokens = logits_of(module(input_ids=sequences))[:, -1, :].argmax(dim=-1).to(input_ids.dtype)
             if eos_ids:
-                next_tokens = torch.where(unfinished, next_tokens, torch.full_like(next_tokens, pad_token_id))
+                next_tokens = torch.where(unfinished, next_tokens, torch.full_like(next_tokens, pad_token_id or 0))
             sequences = torch.cat([sequences, next_tokens[:, None]], dim=-1)
             if eos_ids:
                 unfinished &= ~torch.isin(next_tokens, eos_tensor)

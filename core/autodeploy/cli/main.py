@@ -18,7 +18,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, TextIO
 
 from .._version import __version__
 from ..errors import AutodeployError
@@ -156,7 +156,14 @@ def _configure_logging(verbosity: int) -> None:
 _default_showwarning = warnings.showwarning
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     if issubclass(category, ConfigWarning):
         logging.getLogger("autodeploy.config").warning("%s", message)
     else:

@@ -92,7 +92,11 @@ def format_parameters(function: Callable[..., Any], *, skip_first: bool = False)
             inspect.Parameter.VAR_POSITIONAL,
         ):
             lines.append("*")
-        prefix = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(parameter.kind, "")
+        stars: dict[inspect._ParameterKind, str] = {
+            inspect.Parameter.VAR_POSITIONAL: "*",
+            inspect.Parameter.VAR_KEYWORD: "**",
+        }
+        prefix = stars.get(parameter.kind, "")
         text = f"{prefix}{parameter.name}"
         annotation = format_annotation(parameter.annotation)
         if annotation:

@@ -7,7 +7,7 @@ A config names its model (``model``, ``model_factory``, ``model_kwargs``, ...) a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, PluginError
 from ..interface import CachedSequenceInterface
@@ -38,7 +38,7 @@ def build_factory(host: PluginHost, config: PipelineConfig) -> ModelFactory:
     """The registered factory ``config.model_factory``, set up with the config's model settings."""
     factory_class = factory_class_of(host, config)
     # passed only when asked for: a factory that never runs remote code need not know the argument
-    optional = {"trust_remote_code": True} if config.trust_remote_code else {}
+    optional: dict[str, Any] = {"trust_remote_code": True} if config.trust_remote_code else {}
     if config.dtype != "auto":
         optional["dtype"] = config.dtype
     return factory_class(

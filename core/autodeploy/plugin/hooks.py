@@ -74,7 +74,8 @@ def _describe_validation_error(pm: pluggy.PluginManager, plugin: Any, exc: plugg
     """
     message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     for caller in _mismatched_hook_callers(pm, plugin):
-        message += f"; the hook specification is {caller.name}({', '.join(caller.spec.argnames)})"
+        argnames = caller.spec.argnames if caller.spec is not None else ()
+        message += f"; the hook specification is {caller.name}({', '.join(argnames)})"
     return message
 
 

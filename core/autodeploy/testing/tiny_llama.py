@@ -77,7 +77,7 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, seq_len: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         positions = torch.arange(seq_len, device=device, dtype=torch.float32)
-        angles = torch.outer(positions, self.inv_freq.to(device))
+        angles = torch.outer(positions, self.get_buffer("inv_freq").to(device))
         angles = torch.cat((angles, angles), dim=-1)
         return angles.cos(), angles.sin()
 

@@ -39,9 +39,11 @@ def get_history(mod: nn.Module) -> list[TransformRecord]:
 
 
 def _append_history(mod: nn.Module, record: TransformRecord) -> None:
-    if not isinstance(getattr(mod, "meta", None), dict):
-        mod.meta = {}  # plain nn.Modules have no meta; GraphModules do
-    mod.meta.setdefault(AUTODEPLOY_META_KEY, {}).setdefault(HISTORY_KEY, []).append(record)
+    meta = getattr(mod, "meta", None)
+    if not isinstance(meta, dict):
+        meta = {}  # plain nn.Modules have no meta; GraphModules do
+        setattr(mod, "meta", meta)  # noqa: B010 - an attribute nn.Module's typing does not know
+    meta.setdefault(AUTODEPLOY_META_KEY, {}).setdefault(HISTORY_KEY, []).append(record)
 
 
 class BaseTransform:
@@ -231,7 +233,11 @@ class BaseTransform:
         return mod, info
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         """Apply the transform to one GraphModule (``run_per_gm: true``)."""
         raise NotImplementedError(

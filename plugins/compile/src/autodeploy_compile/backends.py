@@ -38,7 +38,7 @@ def _torch_compile(mod: nn.Module, cm: CachedSequenceInterface, config: CompileM
     compiled = torch.compile(
         target, mode=config.compile_mode, dynamic=config.dynamic, fullgraph=config.fullgraph, **config.compile_kwargs
     )
-    mod = set_pipeline_model(mod, compiled)
+    mod = set_pipeline_model(mod, compiled)  # type: ignore[arg-type]  # torch.compile of a module is a module
     if config.warmup:
         batch_sizes = config.cuda_graph_batch_sizes if on_cuda and config.cuda_graph_batch_sizes else [None]
         for batch_size in batch_sizes:

@@ -193,7 +193,7 @@ def _inference_only_train(self: nn.Module, mode: bool = True) -> nn.Module:
 def _make_inference_only(gm: fx.GraphModule) -> None:
     """Undo torch's ``train``/``eval`` overrides (both raise) so that a parent's ``eval()`` works."""
     vars(gm).pop("eval", None)
-    gm.train = types.MethodType(_inference_only_train, gm)
+    gm.train = types.MethodType(_inference_only_train, gm)  # type: ignore[method-assign]
 
 
 def _clone_tensors(gm: fx.GraphModule) -> None:
@@ -206,7 +206,7 @@ def _clone_tensors(gm: fx.GraphModule) -> None:
             if param is not None:
                 if id(param) not in clones:
                     clones[id(param)] = torch.nn.Parameter(param.detach().clone(), requires_grad=param.requires_grad)
-                module._parameters[name] = clones[id(param)]
+                module._parameters[name] = clones[id(param)]  # type: ignore[assignment]
         for name, buffer in list(module._buffers.items()):
             if buffer is not None:
                 if id(buffer) not in clones:

@@ -200,7 +200,9 @@ def _tensor_layout(model: nn.Module) -> list[list[Any]]:
     """Name, shape, dtype, device and kind of every parameter and buffer; tied names share a group."""
     groups: dict[int, int] = {}
     layout = []
-    named = [(name, tensor, "parameter") for name, tensor in model.named_parameters(remove_duplicate=False)]
+    named: list[tuple[str, torch.Tensor, str]] = [
+        (name, tensor, "parameter") for name, tensor in model.named_parameters(remove_duplicate=False)
+    ]
     named += [(name, tensor, "buffer") for name, tensor in model.named_buffers(remove_duplicate=False)]
     for name, tensor, kind in named:
         group = groups.setdefault(id(tensor), len(groups))

@@ -74,8 +74,9 @@ def _library_dirs() -> tuple[list[str], list[str]]:
     """Folders whose frames are never the model's: (torch and this plugin, the standard library)."""
     packages = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
     torch = sys.modules.get("torch")
-    if torch is not None and getattr(torch, "__file__", None):
-        packages.append(os.path.dirname(os.path.abspath(torch.__file__)) + os.sep)
+    torch_file = getattr(torch, "__file__", None) if torch is not None else None
+    if torch_file:
+        packages.append(os.path.dirname(os.path.abspath(torch_file)) + os.sep)
     stdlib = sysconfig.get_paths().get("stdlib")
     return packages, [os.path.abspath(stdlib) + os.sep] if stdlib else []
 

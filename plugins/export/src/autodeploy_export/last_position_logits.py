@@ -33,12 +33,14 @@ def slice_lm_head_input_to_last_position(gm: fx.GraphModule) -> int:
     """Rewrite `gm` to compute its output logits for the last position only; returns 1 if it
     did, 0 if the graph has no such final projection (or already slices its input)."""
     import torch
+    from torch import fx
 
     path = _path_from_output_to_projection(gm)
     if path is None:
         return 0
     projection, between = path
     hidden = projection.args[0]
+    assert isinstance(hidden, fx.Node), "a projection's input is a graph node"
     if _is_last_position_slice(hidden):
         return 0  # already rewritten (the transform ran before)
     with gm.graph.inserting_before(projection):
@@ -71,7 +73,7 @@ def _path_from_output_to_projection(gm: fx.GraphModule) -> Optional[tuple[fx.Nod
         if not _acts_per_position(node):
             return None
         between.append(node)
-        node = node.args[0]
+        node = node.args[0]  # type: ignore[assignment]  # a node's first argument, checked by the loop
     return None
 
 
@@ -138,7 +140,7 @@ def _shrink_view_to_one_position(node: fx.Node) -> None:
     """A same-shape view on the path names the sequence length in its target shape: make it 1."""
     if str(node.target) not in _VIEWS:
         return
-    shape = list(node.args[1])
+    shape = list(node.args[1])  # type: ignore[arg-type]  # a view's target shape
     shape[SEQUENCE_DIM] = 1
     node.update_arg(1, shape)
 
@@ -149,4 +151,4 @@ def _is_last_position_slice(node: Any) -> bool:
     if not isinstance(node, fx.Node) or str(node.target) != "aten.slice.Tensor":
         return False
     args = list(node.args) + [None] * 5
-    return args[1] == SEQUENCE_DIM and args[2] == -1
+    return bool(args[1] == SEQUENCE_DIM and args[2] == -1)

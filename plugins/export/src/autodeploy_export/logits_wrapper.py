@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,7 +53,7 @@ class LogitsWrapper(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
         model = getattr(self, WRAPPED_MODEL_ATTR)
-        extra = dict(self._call_kwargs)
+        extra: dict[str, Any] = dict(self._call_kwargs)
         if position_ids is not None:
             extra["position_ids"] = position_ids
         if self._ids_by_keyword:

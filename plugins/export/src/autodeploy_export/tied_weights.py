@@ -42,10 +42,10 @@ TIED_WEIGHTS_META_KEY = "autodeploy_tied_weights"
 def tied_tensor_groups(model: nn.Module) -> list[list[str]]:
     """Names (state-dict style) that refer to one and the same parameter or buffer, 2+ per group."""
     groups: dict[int, list[str]] = {}
-    for name, tensor in model.named_parameters(remove_duplicate=False):
-        groups.setdefault(id(tensor), []).append(name)
-    for name, tensor in model.named_buffers(remove_duplicate=False):
-        groups.setdefault(id(tensor), []).append(name)
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(parameter), []).append(name)
+    for name, buffer in model.named_buffers(remove_duplicate=False):
+        groups.setdefault(id(buffer), []).append(name)
     return [sorted(set(names)) for names in groups.values() if len(set(names)) > 1]
 
 
@@ -72,9 +72,10 @@ def install_tied_weights_load_hook(gm: nn.Module, groups: list[list[str]]) -> No
     """Record `groups` in ``gm.meta`` and make ``gm.load_state_dict`` keep them tied."""
     if not groups:
         return
-    meta = gm.meta if isinstance(getattr(gm, "meta", None), dict) else {}
+    existing = getattr(gm, "meta", None)
+    meta: dict[str, Any] = existing if isinstance(existing, dict) else {}
     meta[TIED_WEIGHTS_META_KEY] = [list(group) for group in groups]
-    gm.meta = meta
+    setattr(gm, "meta", meta)  # noqa: B010 - GraphModule.meta; nn.Module's typing does not know it
     gm.register_load_state_dict_pre_hook(TiedWeightsLoadHook(groups))
 
 
@@ -97,9 +98,9 @@ def register_missing_tied_names(gm: nn.Module, groups: list[list[str]]) -> int:
             owner_path, _, leaf = name.rpartition(".")
             owner = gm
             for part in owner_path.split(".") if owner_path else []:
-                if part not in owner._modules:
+                if owner._modules.get(part) is None:
                     owner.add_module(part, torch.nn.Module())
-                owner = owner._modules[part]
+                owner = owner.get_submodule(part)
             if isinstance(tensor, torch.nn.Parameter):
                 owner.register_parameter(leaf, tensor)
             else:
@@ -129,7 +130,8 @@ def read_tied_by_own_name(gm: fx.GraphModule, groups: list[list[str]]) -> int:
     moved = 0
     for target, node in list(readers.items()):
         for user in list(node.users):
-            wanted = owner_of.get(_innermost_module_path(user))
+            path = _innermost_module_path(user)
+            wanted = owner_of.get(path) if path is not None else None
             if wanted is None or wanted == target or wanted not in group_of[target]:
                 continue
             reader = readers.get(wanted)

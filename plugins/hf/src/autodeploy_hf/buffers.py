@@ -56,16 +56,16 @@ def compute_non_persistent_buffers(
     modules_done: set[int] = set()
     with torch.no_grad():
         for _, local_name, module in entries:
-            module._buffers[local_name] = _sentinel_like(module._buffers[local_name], device)
+            module._buffers[local_name] = _sentinel_like(module._buffers[local_name], device)  # type: ignore[arg-type]
         with torch.device(device):
             for _, _, module in entries:
                 owner = owners.get(id(module))
                 if owner is None or id(module) in modules_done:
                     continue
                 modules_done.add(id(module))
-                owner._init_weights(module)
+                owner._init_weights(module)  # type: ignore[operator]  # a PreTrainedModel method
         for full_name, local_name, module in entries:
-            buffers[full_name] = module._buffers[local_name]
+            buffers[full_name] = module.get_buffer(local_name)
 
     untouched = [name for name, value in buffers.items() if _still_sentinel(value)]
     if untouched:

@@ -77,7 +77,7 @@ def _conversion_mapping(model: nn.Module) -> tuple[list[Any], list[Any]]:
     except ImportError:  # older/newer transformers without this machinery: exact names and prefixes only
         return [], []
     try:
-        transforms = get_model_conversion_mapping(model, None, None)
+        transforms = get_model_conversion_mapping(model, None, None)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - a mapping that cannot be built must not stop a plain load
         logger.debug("no weight conversion mapping for %s: %s", type(model).__name__, exc)
         return [], []

@@ -43,7 +43,7 @@ def initialise_like_transformers(model: nn.Module, device: str) -> None:
 
     model.to_empty(device=device)
     with torch.no_grad():
-        model.initialize_weights()
+        model.initialize_weights()  # type: ignore[operator]  # a PreTrainedModel method
 
 
 def tie_weights(model: nn.Module) -> None:
