@@ -2,7 +2,8 @@
 pipeline of pluggable transforms.
 
 The public API is what this module exports, plus `autodeploy.graph` (the torch side: the model
-inside the pipeline module, graph helpers, logits) and `autodeploy.testing` (for plugins' tests).
+inside the pipeline module, graph helpers, logits), `autodeploy.runtime` (the serving engine) and
+`autodeploy.testing` (for plugins' tests).
 Plugins import nothing else of the core (a test checks). Importing this module never imports torch
 or transformers: listing, validating and documenting transforms must stay fast.
 """
