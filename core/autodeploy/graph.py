@@ -12,6 +12,7 @@ it works with torch anyway::
   and cleanup, as the base transform runs them.
 - `retarget_device`: move devices baked into an exported graph (export on meta, load elsewhere).
 - `logits_of`, `greedy_generate`: the logits in a model's output, and greedy decoding.
+- `can_cast`: whether a checkpoint tensor's dtype may fill a model tensor (one rule for all loaders).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from __future__ import annotations
 from .generation import greedy_generate, logits_of
 from .optimizer.container import get_pipeline_model, new_pipeline_module, set_pipeline_model
 from .transform.device_retarget import retarget_device
+from .transform.dtypes import can_cast
 from .transform.graph import canonicalize_graph, named_graphmodules, replace_submodule, run_shape_prop
 
 __all__ = [
+    "can_cast",
     "canonicalize_graph",
     "get_pipeline_model",
     "greedy_generate",

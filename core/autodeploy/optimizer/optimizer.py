@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..interface import CachedSequenceInterface
     from ..plugin import PluginHost
 
-logger = logging.getLogger("autodeploy.optimizer")
+logger = logging.getLogger(__name__)
 
 ConfigInput = Union[Mapping[str, Any], PipelineConfig, str, "os.PathLike[str]"]
 

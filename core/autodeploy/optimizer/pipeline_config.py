@@ -30,7 +30,7 @@ from .yaml_loading import load_config_file
 if TYPE_CHECKING:
     from ..plugin import PluginHost
 
-logger = logging.getLogger("autodeploy.optimizer")
+logger = logging.getLogger(__name__)
 
 PYTHON_SOURCE = "<python>"
 """How errors name config data handed over from Python (a dict or keyword arguments)."""

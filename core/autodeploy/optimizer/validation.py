@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..transform.base import BaseTransform
     from .pipeline_config import PipelineConfig
 
-logger = logging.getLogger("autodeploy.optimizer")
+logger = logging.getLogger(__name__)
 
 
 class ConfigWarning(UserWarning):

@@ -22,7 +22,7 @@ from .controls import DISABLE_AUTOLOAD_VAR, PluginControls
 from .hooks import InvalidPluginHooks, register_plugin_hooks
 from .records import PluginRecord, PluginStatus, describe_exception
 
-logger = logging.getLogger("autodeploy.plugin")
+logger = logging.getLogger(__name__)
 
 TRANSFORMS_GROUP = "autodeploy.transforms"
 PLUGINS_GROUP = "autodeploy.plugins"

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..factory import ModelFactory
     from ..interface import CachedSequenceInterface
 
-logger = logging.getLogger("autodeploy.transform")
+logger = logging.getLogger(__name__)
 
 AUTODEPLOY_META_KEY = "_autodeploy"
 HISTORY_KEY = "transform_history"

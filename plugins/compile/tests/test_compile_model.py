@@ -69,7 +69,7 @@ def test_torch_simple_returns_the_module_unchanged(cm):
 
 def test_cuda_graph_batch_sizes_are_ignored_on_cpu(cm, caplog):
     mod = Container(TinyLM())
-    with caplog.at_level(logging.INFO, logger="autodeploy.compile"):
+    with caplog.at_level(logging.INFO, logger="autodeploy_compile"):
         result, _ = compile_model(mod, cm, backend="torch-simple", cuda_graph_batch_sizes=[4, 1, 2, 2])
 
     assert result is mod

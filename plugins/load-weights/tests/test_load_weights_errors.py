@@ -13,7 +13,7 @@ from autodeploy_load_weights.transforms import LoadWeightsToDevice
 from load_weights_testkit import Container, SafetensorsLlamaFactory, save_tiny_llama, tiny_llama_config
 from safetensors.torch import load_file, save_file
 
-from autodeploy import CheckpointError, TransformError
+from autodeploy import CheckpointError, ConfigError, TransformError
 
 SHARD = "model-00001-of-00001.safetensors"
 
@@ -170,5 +170,6 @@ def test_buffers_the_factory_does_not_compute_are_named(tmp_path, cm, shared_con
 def test_no_factory_is_a_clear_error(cm, shared_config):
     transform = LoadWeightsToDevice.from_kwargs(stage="weight_load", run_per_gm=False)
 
-    with pytest.raises(TransformError, match="load_weights needs a model factory"):
+    with pytest.raises(TransformError, match="load_weights needs a model factory") as raised:
         transform(Container(torch.nn.Linear(2, 2)), cm, None, shared_config)
+    assert isinstance(raised.value.__cause__, ConfigError)  # as build_model says it

@@ -11,7 +11,7 @@ from autodeploy import CachedSequenceInterface
 
 from .config import CompileModelConfig
 
-logger = logging.getLogger("autodeploy.compile")
+logger = logging.getLogger(__name__)
 
 
 def compile_pipeline_module(

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from autodeploy import CachedSequenceInterface
 
-logger = logging.getLogger("autodeploy.export")
+logger = logging.getLogger(__name__)
 
 EXPORT_META_KEY = "autodeploy_export"
 

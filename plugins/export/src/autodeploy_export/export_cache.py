@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from torch import nn
     from torch.export import ExportedProgram
 
-logger = logging.getLogger("autodeploy.export")
+logger = logging.getLogger(__name__)
 
 CACHE_SUBDIR = "exports"
 PROGRAM_FILE = "program.pkl"

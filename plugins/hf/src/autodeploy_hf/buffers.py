@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-logger = logging.getLogger("autodeploy_hf")
+logger = logging.getLogger(__name__)
 
 
 def named_non_persistent_buffers(model: nn.Module) -> Iterator[tuple[str, str, nn.Module]]:

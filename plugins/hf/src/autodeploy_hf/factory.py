@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from torch import nn
     from transformers import PretrainedConfig
 
-logger = logging.getLogger("autodeploy_hf")
+logger = logging.getLogger(__name__)
 
 
 class HFModelFactory(ModelFactory):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from torch import nn
 
-logger = logging.getLogger("autodeploy_hf")
+logger = logging.getLogger(__name__)
 
 
 class KeyMapper:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PretrainedConfig
 
-logger = logging.getLogger("autodeploy_hf")
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 

@@ -3,10 +3,9 @@
 Loaders cast a checkpoint tensor to the dtype of the model tensor it fills, and ``from_pretrained``
 does so without a word: an int32 tensor where the model has a float32 weight loads as integers
 turned floats, and a complex tensor loses its imaginary part. Neither is ever a real weight, so
-validation refuses them before anything is loaded. Casting between floating-point dtypes is what
-``dtype`` is for (a bfloat16 checkpoint into a float32 model) and stays allowed; model tensors
-that are not floating point (integer buffers, quantised storage) are the model's own business and
-are only refused complex values.
+validation refuses them before anything is loaded, by the core's one rule (`autodeploy.graph.can_cast`,
+which the streaming loader applies too): a cast within a kind (float, complex, integer) is allowed,
+one across kinds is not.
 
 Dtypes are judged by name (``"int32"``, as checkpoint headers give them), so checking needs no
 tensor data. This module imports torch only when a check runs.
@@ -38,11 +37,9 @@ def dtype_fits(checkpoint_dtype: str, model_dtype: torch.dtype) -> bool:
     found = torch_dtype_named(checkpoint_dtype)
     if found is None:
         return True
-    if found.is_complex:
-        return model_dtype.is_complex
-    if model_dtype.is_floating_point:
-        return found.is_floating_point
-    return True
+    from autodeploy.graph import can_cast
+
+    return can_cast(found, model_dtype)
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -17,7 +17,7 @@ from autodeploy import AutodeployError
 
 from .slots import owner_and_leaf
 
-logger = logging.getLogger("autodeploy.load_weights")
+logger = logging.getLogger(__name__)
 
 
 def place_buffers(module: nn.Module, buffers: Mapping[str, torch.Tensor], device: str) -> int:

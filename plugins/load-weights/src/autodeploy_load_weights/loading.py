@@ -27,7 +27,7 @@ from .slots import move_slots
 from .streaming import StreamResult, stream_checkpoint
 from .ties import lazy_tie_groups
 
-logger = logging.getLogger("autodeploy.load_weights")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

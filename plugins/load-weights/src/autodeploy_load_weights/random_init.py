@@ -25,7 +25,7 @@ from torch import nn
 
 from .slots import TensorSlot, assign, collect_slots, unique_slots
 
-logger = logging.getLogger("autodeploy.load_weights")
+logger = logging.getLogger(__name__)
 
 
 def random_init(module: nn.Module, device: str, seed: int, std: float) -> list[TensorSlot]:

@@ -15,6 +15,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from autodeploy.graph import can_cast
+
 from .problems import LoadProblems
 from .slots import TensorSlot, assign, collect_slots, current_tensor, unique_slots
 from .ties import TieGroups
@@ -132,21 +134,3 @@ class _ShardLoader:
                     self.result.tied += len(slot.names)
                     return
         self.problems.add_missing(slot.primary, slot.shape, tied_to=slot.names[1:])
-
-
-def can_cast(source: torch.dtype, target: torch.dtype) -> bool:
-    """Whether a checkpoint tensor of `source` dtype may be cast to the module's `target` dtype.
-
-    Within a kind (floating point of any width, complex, integer/bool) a cast only changes
-    precision; across kinds it changes meaning (a float weight truncated to integers), so it is
-    refused.
-    """
-    return _dtype_kind(source) == _dtype_kind(target)
-
-
-def _dtype_kind(dtype: torch.dtype) -> str:
-    if dtype.is_complex:
-        return "complex"
-    if dtype.is_floating_point:
-        return "float"
-    return "integer"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from autodeploy import ModelFactory
 
-logger = logging.getLogger("autodeploy.load_weights")
+logger = logging.getLogger(__name__)
 
 TieGroups = dict[str, tuple[str, ...]]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from autodeploy import AutodeployError, BaseTransform, SharedConfig, TransformConfig, TransformInfo
+from autodeploy import BaseTransform, ConfigError, SharedConfig, TransformConfig, TransformInfo
 
 from .config import LoadWeightsToDeviceConfig, MoveDeviceConfig
 
@@ -56,7 +56,10 @@ class LoadWeightsToDevice(BaseTransform):
         from .loading import LoadOptions, load_weights
 
         if factory is None:
-            raise AutodeployError("load_weights needs a model factory to read the checkpoint from; none was given")
+            raise ConfigError(  # the same error type as build_model's: the config names no factory
+                f"{self.key} needs a model factory to read the checkpoint from, but the pipeline has none; "
+                "give one (e.g. model_factory: AutoModelForCausalLM with model: <checkpoint folder>)"
+            )
         options = LoadOptions(
             device=cm.device,
             checkpoint_device=self.config.checkpoint_device,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:
     from torch import fx
 
-logger = logging.getLogger("autodeploy.export")
+logger = logging.getLogger(__name__)
 
 
 def remove_unused_inputs(gm: fx.GraphModule) -> int:
