@@ -10,7 +10,7 @@ import openai
 from serve_test_support import API_KEY, TINY
 
 CLIENTS = 32
-MAX_TOKENS = 8
+MAX_TOKENS = 6
 TIME_LIMIT_S = 240
 
 
