@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .engine_loop import DISCONNECTED, EngineFailure, RequestStream
+from .engine_loop import DISCONNECTED, Disconnected, EngineFailure, RequestStream
 from .errors import NOT_FOUND, SERVER_ERROR, ApiError, bad_request
 from .protocol import CHAT, COMPLETIONS, parse_request
 from .responses import DONE, sse
@@ -107,7 +107,7 @@ async def _whole_answer(service: Service, started: StartedRequest) -> Response:
     try:
         while True:
             item = await stream.get()
-            if item is DISCONNECTED:
+            if isinstance(item, Disconnected):
                 return Response(status_code=499)  # nobody reads it; the request is aborted below
             if isinstance(item, EngineFailure):
                 raise ApiError(500, item.message, type=SERVER_ERROR)
@@ -136,7 +136,7 @@ async def _events(
             yield sse(shapes.chunk("", role=True))
         while True:
             item = await stream.get()
-            if item is DISCONNECTED:
+            if isinstance(item, Disconnected):
                 return
             if isinstance(item, EngineFailure):
                 yield sse(ApiError(500, item.message, type=SERVER_ERROR).body())

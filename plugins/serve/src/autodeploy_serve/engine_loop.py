@@ -38,8 +38,12 @@ class EngineFailure:
     message: str
 
 
-DISCONNECTED = object()  # put on a stream by the handler's disconnect watcher
-StreamItem = Union["RequestOutput", EngineFailure, object]
+class Disconnected:
+    """Put on a stream by the handler's disconnect watcher: the client went away."""
+
+
+DISCONNECTED = Disconnected()
+StreamItem = Union["RequestOutput", EngineFailure, Disconnected]
 
 
 class RequestStream:

@@ -76,11 +76,12 @@ def parse_request(kind: str, body: Any) -> GenerationRequest:
         if not isinstance(stream_options, dict):
             raise bad_request(f"stream_options must be an object, got {_json_type(stream_options)}", "stream_options")
         include_usage = _bool(stream_options, "include_usage", False, param="stream_options.include_usage")
-    max_tokens = _max_tokens(kind, body)
-    common = dict(
+    return GenerationRequest(
         kind=kind,
         model=_optional_str(body, "model"),
-        max_tokens=max_tokens,
+        prompt=_prompt(body) if kind == COMPLETIONS else None,
+        messages=_messages(body) if kind == CHAT else [],
+        max_tokens=_max_tokens(kind, body),
         temperature=_number(body, "temperature", 1.0, low=0.0, high=2.0),
         top_p=_number(body, "top_p", 1.0, low=0.0, high=1.0, low_open=True),
         top_k=_top_k(body),
@@ -90,9 +91,6 @@ def parse_request(kind: str, body: Any) -> GenerationRequest:
         stream=stream,
         include_usage=include_usage,
     )
-    if kind == COMPLETIONS:
-        return GenerationRequest(prompt=_prompt(body), **common)
-    return GenerationRequest(messages=_messages(body), **common)
 
 
 def _json_type(value: Any) -> str:

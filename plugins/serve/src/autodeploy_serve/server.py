@@ -8,6 +8,7 @@ then stops the engine and returns. A second Ctrl-C quits at once.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -78,7 +79,7 @@ def make_server(service: Service, options: ServeOptions) -> DrainingServer:
         port=options.port,
         log_config=None,  # the CLI's logging (warnings; -v for more) applies to uvicorn's loggers too
         access_log=False,
-        timeout_graceful_shutdown=options.drain_timeout,
+        timeout_graceful_shutdown=math.ceil(options.drain_timeout),
         lifespan="off",
     )
     return DrainingServer(config, service)
