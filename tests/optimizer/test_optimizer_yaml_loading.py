@@ -89,9 +89,22 @@ def test_file_over_the_size_limit_is_refused(tmp_path):
     path = tmp_path / "huge.yaml"
     with path.open("wb") as stream:  # sparse: no real disk use
         stream.truncate(MAX_CONFIG_BYTES + 1)
-    with pytest.raises(ConfigError, match="limited to 10 MB") as info:
+    with pytest.raises(ConfigError, match="config files are limited to 128 KiB") as info:
         load_config_file(path)
     assert info.value.source == str(path)
+
+
+def test_parsing_stops_at_the_value_limit_whatever_the_text_size():
+    """A `--set` value has no file size: the parser counts values as they come and stops early
+    (the mapping, its key and the list are the first three; item 9998 is one too many)."""
+    from autodeploy.optimizer.yaml_loading import MAX_NODES, parse_yaml
+
+    assert parse_yaml("x: [" + ",".join(["0"] * (MAX_NODES - 10)) + "]", source="--set x")["x"][-1] == 0
+    with pytest.raises(ConfigError) as info:
+        parse_yaml("x: [" + ",".join(["0"] * (MAX_NODES + 10)) + "]", source="--set x")
+    message = str(info.value)
+    assert message.startswith(f"--set x: line 1, column {2 * (MAX_NODES - 3) + 5}: the text holds more than")
+    assert "alias" not in message
 
 
 def test_missing_file_and_directory(tmp_path):

@@ -40,6 +40,10 @@ class CheckpointCase(BadInput):
     # mode -> the gap, for modes where someone else's code does not catch this yet
     gaps: dict[str, str] = field(default_factory=dict)
     marker: Optional[str] = None  # a file in the scratch folder that running the checkpoint's code would create
+    # fragments the error must not hold (torch's advice to load with weights_only=False), and
+    # whether the run must pass no warning on (torch's pickle-protocol UserWarning)
+    absent: tuple[str, ...] = ()
+    quiet: bool = False
 
 
 def _shards(folder: Path) -> list[Path]:
@@ -120,14 +124,19 @@ class _RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
-def pickle_that_runs_code(folder: Path, scratch: Path) -> None:
+def pickle_that_runs_code(folder: Path, scratch: Path, **save_kwargs) -> None:
     import torch
     from safetensors.torch import load_file
 
     tensors = dict(load_file(folder / WEIGHTS))
     (folder / WEIGHTS).unlink()
     tensors["lm_head.extra"] = _RunsCode(scratch / "code-ran")
-    torch.save(tensors, folder / "pytorch_model.bin")
+    torch.save(tensors, folder / "pytorch_model.bin", **save_kwargs)
+
+
+def pickle_protocol_4_that_runs_code(folder: Path, scratch: Path) -> None:
+    """As above, pickled with protocol 4, which torch.load notes with a UserWarning."""
+    pickle_that_runs_code(folder, scratch, pickle_protocol=4)
 
 
 def needs_remote_code(folder: Path, scratch: Path) -> None:
@@ -232,8 +241,20 @@ CASES: tuple[CheckpointCase, ...] = (
         damage=pickle_that_runs_code,
         file="pytorch_model.bin",
         problem="refused: it holds Python objects other than tensors, and .bin checkpoints are only read with "
-        "torch.load(weights_only=True)",
+        "torch.load(weights_only=True), which runs no code from the file (it names posix.system)",
         marker="code-ran",
+        absent=("weights_only=False", "set to `False`", "Re-running"),
+    ),
+    CheckpointCase(
+        id="pickle-protocol-4-runs-code",
+        what="the same, pickled with protocol 4 (torch's UserWarning and its advice to load unsafely got through)",
+        damage=pickle_protocol_4_that_runs_code,
+        file="pytorch_model.bin",
+        problem="refused: it holds Python objects other than tensors, and .bin checkpoints are only read with "
+        "torch.load(weights_only=True), which runs no code from the file (it names posix.system)",
+        marker="code-ran",
+        absent=("weights_only=False", "set to `False`", "Re-running"),
+        quiet=True,
     ),
     CheckpointCase(
         id="remote-code-untrusted",

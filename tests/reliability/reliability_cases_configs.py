@@ -31,6 +31,8 @@ class ConfigCase(BadInput):
     sets: tuple[str, ...] = ()  # --set overrides
     error: str
     also: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()  # fragments the message must not hold (a false diagnosis)
+    flow_list_bytes: int = 0  # instead of `content`: a file `x: [0,0,0,...]` of about this many bytes
     # a marker file the config would create if it ran code; it must never appear
     marker: Optional[str] = None
 
@@ -224,9 +226,31 @@ CASES: tuple[ConfigCase, ...] = (
     ),
     ConfigCase(
         id="file-too-large",
-        what="a file over the 10 MB limit",
+        what="a file over the 128 KiB limit",
         special=LARGE_FILE,
-        error="{file}: the file is 11.0 MB; config files are limited to 10 MB",
+        error="{file}: the file is 616.3 KiB; config files are limited to 128 KiB (pipeline configs are a few KiB)",
+    ),
+    ConfigCase(
+        id="flow-list-10mb",
+        what="a 10 MB flow list (5 million items) that once kept the parser busy for minutes",
+        flow_list_bytes=10_000_000,
+        error="{file}: the file is 9.5 MiB; config files are limited to 128 KiB",
+        absent=("alias",),
+    ),
+    ConfigCase(
+        id="flow-list-1mb",
+        what="a 1 MB flow list once refused after 22 s as an alias bomb, though it holds no alias",
+        flow_list_bytes=1_000_000,
+        error="{file}: the file is 976.6 KiB; config files are limited to 128 KiB",
+        absent=("alias",),
+    ),
+    ConfigCase(
+        id="flow-list-under-the-size-limit",
+        what="a 120 kB flow list (60000 items): under the size limit, over the parse limit",
+        flow_list_bytes=120_000,
+        error="{file}: line 1, column 19999: the text holds more than 10000 keys and values "
+        "(pipeline configs hold a few hundred); parsing stopped here",
+        absent=("alias",),
     ),
     ConfigCase(
         id="not-text",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import reliability_cases_checkpoints
+import reliability_cases_commands
 import reliability_cases_configs
 import reliability_cases_plugins
 import reliability_cases_transforms
@@ -51,6 +52,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("damaged checkpoints", reliability_cases_checkpoints.ALL_CASES),
     Category("failing transforms", reliability_cases_transforms.CASES),
     Category("interrupted or impossible writes", reliability_cases_writes.CASES),
+    Category("wrong command-line arguments", reliability_cases_commands.CASES),
 )
 
 

@@ -5,6 +5,7 @@ leaves the folder byte-for-byte as it was (hashed before and after)."""
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,8 @@ def pristine(tiny_llama_dir, tiny_sharded_dir) -> dict[str, Path]:
 def test_a_damaged_checkpoint_fails_clearly_and_is_left_as_it_was(host, pristine, tmp_path, case, mode):
     folder, scratch = damaged_copy(case, pristine, tmp_path)
     before = fingerprint(folder)
-    with pytest.raises(TransformError) as info:
+    with warnings.catch_warnings(record=True) as passed_on, pytest.raises(TransformError) as info:
+        warnings.simplefilter("always")
         run_pipeline(host, folder, mode)
     after = fingerprint(folder)
 
@@ -75,6 +77,9 @@ def test_a_damaged_checkpoint_fails_clearly_and_is_left_as_it_was(host, pristine
     assert after == before, "the run changed the checkpoint folder"
     if case.marker:
         assert not (scratch / case.marker).exists(), "code from the checkpoint ran"
+    assert not [fragment for fragment in case.absent if fragment in message], message
+    if case.quiet:
+        assert [str(warning.message) for warning in passed_on if warning.category is UserWarning] == []
 
 
 @pytest.mark.slow

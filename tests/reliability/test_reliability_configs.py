@@ -36,6 +36,8 @@ def prepare(case: ConfigCase, folder: Path) -> Prepared:
         path.mkdir()
     elif case.special == MISSING:
         pass
+    elif case.flow_list_bytes:
+        path.write_text("x: [" + ",".join(["0"] * (case.flow_list_bytes // 2 - 2)) + "]\n", encoding="utf-8")
     elif isinstance(case.content, bytes):
         path.write_bytes(case.content)
     else:
@@ -45,6 +47,11 @@ def prepare(case: ConfigCase, folder: Path) -> Prepared:
 
 def expected(case: ConfigCase, path: Path) -> tuple[str, list[str]]:
     return case.error.format(file=path), [fragment.format(file=path) for fragment in case.also]
+
+
+def assert_no_false_diagnosis(case: ConfigCase, message: str) -> None:
+    wrong = [fragment for fragment in case.absent if fragment in message]
+    assert not wrong, f"{wrong} in: {message}"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +82,7 @@ def test_validate_command_refuses_it_naming_where_and_what(config_runs, case: Co
     error = assert_clean_failure(result, *fragments)
     assert error.startswith(f"error: {start}"), error
     assert len(error.strip().splitlines()) == 1, "one paragraph, one line"
+    assert_no_false_diagnosis(case, error)
     if prepared.marker is not None:
         assert not prepared.marker.exists(), "the config ran code"
 
@@ -93,6 +101,7 @@ def test_python_api_refuses_it_with_a_config_error(host, tmp_path, case: ConfigC
     message = str(info.value)
     assert message.startswith(start), message
     assert all(fragment in message for fragment in fragments), message
+    assert_no_false_diagnosis(case, message)
     if prepared.marker is not None:
         assert not prepared.marker.exists()
 

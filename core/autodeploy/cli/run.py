@@ -27,6 +27,7 @@ from .config_options import add_set_option
 from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
 from .output import write_text
 from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
+from .run_checks import check_ids_fit_vocabulary, check_report_path
 from .run_debug import add_debug_options, attach_debug_options
 
 if TYPE_CHECKING:
@@ -132,12 +133,14 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     given_ids = parse_input_ids(args.input_ids) if args.input_ids is not None else None
     if given_ids is not None:
         _check_fits(len(given_ids), args.max_new_tokens, config)
+    check_report_path(args.report_json)
 
     resolved = resolve_model(args.model if args.model is not None else config.model, host, default_cache_dir())
     timings["resolve_model_s"] = resolved.seconds
     config = config.model_copy(update={"model": resolved.path})
     factory = build_factory(host, config)
     optimizer = InferenceOptimizer(factory, config, host=host)  # validates every entry, before torch is loaded
+    check_ids_fit_vocabulary(given_ids, factory)
     write_text(f"model: {resolved.describe()}")
     write_text(f"mode: {config.mode}")
 

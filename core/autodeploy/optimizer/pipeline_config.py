@@ -191,7 +191,10 @@ def _mode_preset(host: PluginHost, name: str, where: Optional[str]) -> dict[str,
     modes = host.modes()
     if name not in modes:
         available = suggestion(name, modes)
-        raise ConfigError(f"unknown mode {name!r} ({available})", source=where, path="mode")
+        held = host.held_back()  # an allow list that matches nothing, autoload off...
+        raise ConfigError(
+            f"unknown mode {name!r} ({available})" + (f"; {held}" if held else ""), source=where, path="mode"
+        )
     return dict(host.mode(name))
 
 

@@ -11,6 +11,13 @@ contains itself, and deeply nested brackets exhaust the parser's recursion. Merg
 validating such a value would hang or crash with a traceback, so the loader measures the value
 before building it and refuses one nested deeper than `MAX_NESTING` or, with aliases expanded,
 larger than `MAX_VALUES` entries.
+
+Parsing itself is bounded too. PyYAML's pure-Python parser (the only one whose errors we can
+word well) reads some ten thousand values a second on a busy machine, so a file of a few
+megabytes of ``[0, 0, 0, ...]`` would keep it busy for minutes and gigabytes before any check
+saw the result. Pipeline configs are a few kilobytes and a few hundred values: files over
+`MAX_CONFIG_BYTES` are refused unread, and the composer counts values as they come and stops at
+`MAX_NODES`, whatever the text (a ``--set`` value has no file size).
 """
 
 from __future__ import annotations
@@ -24,8 +31,13 @@ import yaml
 from ..errors import ConfigError
 from .validation_messages import yaml_type_name
 
-MAX_CONFIG_BYTES = 10 * 1024 * 1024
-"""Largest config file we read: pipeline configs are a few KB; anything this big is a wrong path."""
+MAX_CONFIG_BYTES = 128 * 1024
+"""Largest config file we read: pipeline configs are a few KiB (AutoDeploy's default.yaml, every
+transform of the pipeline, is under 8 KiB); a file this big is a wrong path or not a config."""
+
+MAX_NODES = 10_000
+"""Most keys, values and list items parsed from one YAML text (aliases not expanded): a config of
+every AutoDeploy transform holds under a thousand. Parsing stops as soon as a text exceeds it."""
 
 MAX_NESTING = 64
 """Deepest nesting of mappings and lists accepted (a pipeline config needs fewer than ten levels)."""
@@ -56,11 +68,23 @@ class _UniqueKeySafeLoader(yaml.SafeLoader):
     def __init__(self, stream: Union[str, bytes]):
         super().__init__(stream)
         self._nesting = 0
+        self._nodes = 0
+        self.saw_alias = False
 
     def compose_node(self, parent: Optional[yaml.Node], index: Any) -> yaml.Node:
         # composing recurses once per level: stop before Python's recursion limit does
         if self._nesting >= MAX_NESTING:
             raise _ValueTooComplex(f"values nest deeper than {MAX_NESTING} levels", self.peek_event().start_mark)
+        # one call per value, key or alias as the parser reads it: stop a huge text early
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _ValueTooComplex(
+                f"the text holds more than {MAX_NODES} keys and values (pipeline configs hold a few hundred); "
+                "parsing stopped here",
+                self.peek_event().start_mark,
+            )
+        if self.check_event(yaml.AliasEvent):
+            self.saw_alias = True
         self._nesting += 1
         try:
             return super().compose_node(parent, index)
@@ -85,7 +109,7 @@ class _UniqueKeySafeLoader(yaml.SafeLoader):
         node = self.get_single_node()
         if node is None:
             return None
-        check_expanded_size(node)
+        check_expanded_size(node, aliases=self.saw_alias)
         return self.construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -119,7 +143,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def check_expanded_size(root: yaml.Node) -> None:
+def check_expanded_size(root: yaml.Node, *, aliases: bool = True) -> None:
     """Refuse a composed document that contains itself, or that expanded (aliases followed) nests
     deeper than `MAX_NESTING` or holds more than `MAX_VALUES` nodes.
 
@@ -143,9 +167,10 @@ def check_expanded_size(root: yaml.Node) -> None:
                     f"with its aliases followed, this value nests deeper than {MAX_NESTING} levels", node.start_mark
                 )
             if sizes[node_id] > MAX_VALUES:
+                followed = "with its aliases followed, " if aliases else ""
+                bomb = " (an alias bomb?)" if aliases else ""
                 raise _ValueTooComplex(
-                    f"with its aliases followed, this value holds more than {MAX_VALUES} entries (an alias bomb?)",
-                    node.start_mark,
+                    f"{followed}this value holds more than {MAX_VALUES} entries{bomb}", node.start_mark
                 )
             continue
         if node_id in sizes:
@@ -201,7 +226,8 @@ def _read_limited(path: Path, source: str) -> bytes:
             raise ConfigError("is a directory, not a YAML file", source=source)
         if size > MAX_CONFIG_BYTES:
             raise ConfigError(
-                f"the file is {size / 1e6:.1f} MB; config files are limited to {MAX_CONFIG_BYTES / 1e6:.0f} MB",
+                f"the file is {_kib(size)}; config files are limited to {_kib(MAX_CONFIG_BYTES)} "
+                "(pipeline configs are a few KiB)",
                 source=source,
             )
         with path.open("rb") as stream:
@@ -211,8 +237,16 @@ def _read_limited(path: Path, source: str) -> bytes:
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
     if len(content) > MAX_CONFIG_BYTES:  # grew since stat, or a special file
-        raise ConfigError(f"the file is larger than {MAX_CONFIG_BYTES / 1e6:.0f} MB", source=source)
+        raise ConfigError(
+            f"the file is larger than {_kib(MAX_CONFIG_BYTES)}, the limit for config files", source=source
+        )
     return content
+
+
+def _kib(size: int) -> str:
+    """``131072`` -> ``128 KiB``, ``643072`` -> ``628 KiB``, ``10000000`` -> ``9.5 MiB``."""
+    value, unit = (size / 1024**2, "MiB") if size >= 1024**2 else (size / 1024, "KiB")
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 
 def _describe_yaml_error(exc: yaml.YAMLError) -> str:

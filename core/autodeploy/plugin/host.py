@@ -182,7 +182,11 @@ class PluginHost(LifecycleCalls):
         if name not in modes:
             close = difflib.get_close_matches(str(name), list(modes), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown mode {name!r}{hint} Available modes: {_listing(modes)}", path="mode")
+            held = self.held_back()
+            raise ConfigError(
+                f"unknown mode {name!r}{hint} Available modes: {_listing(modes)}" + (f"; {held}" if held else ""),
+                path="mode",
+            )
         return self._entries(modes[name])
 
     def modes_for(self, key: str) -> list[str]:
@@ -214,6 +218,20 @@ class PluginHost(LifecycleCalls):
                 self._load_problems[pluggy_name].append(problem)
         if problem not in plugin.problems:
             plugin.problems.append(problem)
+
+    def held_back(self) -> Optional[str]:
+        """Why installed plugins were not loaded by the user's own choice (allow list, block list,
+        autoload off), in words for an error about something missing; None when none were.
+
+        Without it, an allow list that matches nothing reads as an installation with no plugins
+        ("unknown mode 'graph' (there are none)"), and the user looks in the wrong place.
+        """
+        held = [record for record in self._records if record.status in (PluginStatus.BLOCKED, PluginStatus.DISABLED)]
+        if not held:
+            return None
+        reasons = sorted({record.error or record.status.value for record in held})
+        count = f"{len(held)} installed plugin{'s are' if len(held) > 1 else ' is'} not loaded"
+        return f"{count}: {'; '.join(reasons[:3])}" + (f"; ... ({len(reasons)} reasons)" if len(reasons) > 3 else "")
 
     def conflicts(self) -> list[Conflict]:
         """Keys registered by more than one plugin (transforms, factories, mode entries)."""
@@ -364,6 +382,9 @@ class PluginHost(LifecycleCalls):
         )
         loaded = [record.origin for record in self._records if record.is_usable]
         parts.append(f"loaded plugins: {_listing(loaded)}")
+        held = self.held_back()
+        if held and not usable:
+            parts.append(held)
         not_loaded = [record for record in self._records if not record.is_usable]
         if not_loaded:
             parts.append(

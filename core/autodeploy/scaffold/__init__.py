@@ -6,6 +6,7 @@ config, the entry point, the core version range, and tests using `autodeploy.tes
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from string import Template
 
@@ -36,7 +37,31 @@ def scaffold_plugin(name: str, parent: Path) -> Path:
     an interrupted run leaves nothing that would make the next one refuse.
     """
     names = PluginNames.from_name(name)
+    check_not_installed(names)
     return write_tree_atomically(parent / names.distribution, render_plugin_files(names))
 
 
-__all__ = ["PluginNames", "ScaffoldError", "core_requirement", "render_plugin_files", "scaffold_plugin"]
+def check_not_installed(names: PluginNames) -> None:
+    """Refuse a plugin whose import package is importable here already (``hf`` makes
+    ``autodeploy_hf``, the first-party hf plugin's): installed, one would shadow the other."""
+    try:
+        spec = importlib.util.find_spec(names.package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return
+    where = spec.origin or next(iter(spec.submodule_search_locations or ()), None) or "an installed package"
+    raise ScaffoldError(
+        f"plugin name {names.key!r} would make the package {names.package!r}, which is already installed "
+        f"({where}); choose another name"
+    )
+
+
+__all__ = [
+    "PluginNames",
+    "ScaffoldError",
+    "check_not_installed",
+    "core_requirement",
+    "render_plugin_files",
+    "scaffold_plugin",
+]

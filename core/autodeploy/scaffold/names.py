@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from .._version import __version__
 from ..errors import AutodeployError
 from ..naming import title_from_key
+from .reserved import template_names
 
 DISTRIBUTION_PREFIX = "autodeploy-plugin-"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+MAX_NAME_LENGTH = 64
+"""Longest plugin name accepted. The files made from it (``autodeploy-plugin-NAME``,
+``test_NAME_transform.py`` and their hidden temporary names, 32 characters longer) must fit the
+255 bytes a file name may have; AutoDeploy's own transform keys are under 40 characters."""
+_SHOWN = 24  # characters of a refused long name quoted in the message
 
 
 class ScaffoldError(AutodeployError):
@@ -35,6 +41,11 @@ class PluginNames:
         raw = name.strip()
         if raw.lower().startswith(DISTRIBUTION_PREFIX):
             raw = raw[len(DISTRIBUTION_PREFIX) :]
+        if len(raw) > MAX_NAME_LENGTH:
+            raise ScaffoldError(
+                f"plugin name {raw[:_SHOWN] + '...'!r} is {len(raw)} characters long; at most {MAX_NAME_LENGTH} are "
+                "accepted (the plugin's file names are made from it and must fit the file system)"
+            )
         if not _NAME.match(raw):
             raise ScaffoldError(
                 f"plugin name {name!r} is not usable: start with a letter, then letters, digits, '-' or '_' "
@@ -43,7 +54,29 @@ class PluginNames:
         key = re.sub(r"[-_]+", "_", raw.lower()).strip("_")
         if keyword.iskeyword(key):
             raise ScaffoldError(f"plugin name {name!r} is a Python keyword; choose another")
-        return cls(key=key)
+        names = cls(key=key)
+        names.check_class_names(name)
+        return names
+
+    def check_class_names(self, given: str) -> None:
+        """Refuse a name whose classes the generated code could not define: a keyword once
+        capitalised (``none`` -> ``None``), or a name the generated modules already use
+        (``transform_info`` -> ``TransformInfo``, which they import)."""
+        for class_name in (self.class_name, self.config_class_name):
+            if keyword.iskeyword(class_name):
+                raise ScaffoldError(
+                    f"plugin name {given!r} would name its class {class_name!r}, a Python keyword; "
+                    f"choose another{self._example()}"
+                )
+            if class_name in template_names():
+                raise ScaffoldError(
+                    f"plugin name {given!r} would name a class {class_name!r}, which the generated code already "
+                    f"imports or defines; choose another{self._example()}"
+                )
+
+    def _example(self) -> str:
+        other = f"{self.key}_pass"
+        return f" (e.g. {other!r})" if len(other) <= MAX_NAME_LENGTH else ""
 
     @property
     def distribution(self) -> str:

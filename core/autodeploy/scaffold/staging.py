@@ -46,7 +46,11 @@ def write_tree_atomically(target: Path, files: Mapping[str, str]) -> Path:
 
 
 def _refuse_if_in_the_way(target: Path) -> None:
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    try:
+        in_the_way = target.exists() and (not target.is_dir() or any(target.iterdir()))
+    except OSError as exc:  # a path too long for the file system, a folder we may not read
+        raise _write_error(exc, target) from exc
+    if in_the_way:
         raise _already_exists(target)
 
 

@@ -1,12 +1,22 @@
 """Cache folders appear whole or not at all, and are built once."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
-from autodeploy_default_model.cache_folder import COMPLETE_MARKER, is_complete, materialize_folder, read_marker
+from autodeploy_default_model.cache_folder import (
+    BUILD_LOCK,
+    COMPLETE_MARKER,
+    is_complete,
+    materialize_folder,
+    read_marker,
+)
 from autodeploy_default_model.smollm2 import convert_gguf_checkpoint
 from autodeploy_default_model.tiny_random import write_tiny_random_checkpoint
 
@@ -76,20 +86,67 @@ def test_losing_a_race_uses_the_winners_folder(tmp_path):
     assert partials(tmp_path) == []
 
 
-def test_partial_folder_of_a_dead_process_is_cleared(tmp_path):
+def dead_pid() -> int:
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(finished.stdout)
-    leftover = tmp_path / f".thing.partial-{dead_pid}-abcd"
-    leftover.mkdir()
-    (leftover / "half.bin").write_bytes(b"\0" * 10)
-    live = tmp_path / f".thing.partial-{os.getpid()}-efgh"  # a build in progress (ours): kept
-    live.mkdir()
+    return int(finished.stdout)
+
+
+def partial_with_lock(parent: Path, suffix: str, **lock) -> Path:
+    """A partial folder as a builder leaves it: its lock (host, pid, start time) and a half file."""
+    folder = parent / f".thing.partial-{suffix}"
+    folder.mkdir()
+    (folder / BUILD_LOCK).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), **lock}))
+    (folder / "half.bin").write_bytes(b"\0" * 10)
+    return folder
+
+
+def test_partial_folders_are_removed_only_when_their_builder_is_certainly_gone(tmp_path):
+    now = time.time()
+    two_days = 2 * 24 * 3600
+    dead_here = partial_with_lock(tmp_path, "dead", pid=dead_pid(), started=now - 60)
+    # a process id now used by a process started after the lock was written: the builder is gone
+    reused_pid = partial_with_lock(tmp_path, "reused", started=psutil.Process().create_time() - 3600)
+    live_here = partial_with_lock(tmp_path, "live", started=now)  # this process, building
+    other_host = partial_with_lock(tmp_path, "other", host="another-host.example", pid=dead_pid(), started=now - 60)
+    other_host_old = partial_with_lock(tmp_path, "old", host="another-host.example", pid=1, started=now - two_days)
+    unlocked_young = tmp_path / ".thing.partial-young"
+    unlocked_young.mkdir()
+    unlocked_old = tmp_path / ".thing.partial-unlocked"
+    unlocked_old.mkdir()
+    os.utime(unlocked_old, (now - two_days, now - two_days))
 
     materialize_folder(tmp_path / "thing", write_two_files, description={})
 
-    assert not leftover.exists()
-    assert live.exists()
+    assert not dead_here.exists() and not reused_pid.exists()
+    assert live_here.exists()
+    assert other_host.exists(), "another host's build in progress was removed"
+    assert not other_host_old.exists()
+    assert unlocked_young.exists() and not unlocked_old.exists()
     assert is_complete(tmp_path / "thing")
+    assert not (tmp_path / "thing" / BUILD_LOCK).exists(), "the lock went into the finished folder"
+
+
+def test_a_build_holds_a_lock_naming_its_host_and_process(tmp_path):
+    seen = {}
+
+    def build(folder):
+        seen.update(json.loads((folder / BUILD_LOCK).read_text()))
+        write_two_files(folder)
+
+    materialize_folder(tmp_path / "thing", build, description={})
+    assert seen["host"] == socket.gethostname() and seen["pid"] == os.getpid()
+    assert abs(seen["started"] - time.time()) < 600
+
+
+def test_cache_folders_get_the_usual_permissions(tmp_path):
+    """Not mkdtemp's private 0700: a cache shared by the users of one machine must be readable."""
+    umask = os.umask(0o022)
+    try:
+        destination = materialize_folder(tmp_path / "shared", write_two_files, description={})
+    finally:
+        os.umask(umask)
+    assert destination.stat().st_mode & 0o777 == 0o755
+    assert (destination / COMPLETE_MARKER).stat().st_mode & 0o777 == 0o644
 
 
 def test_an_incomplete_folder_under_the_real_name_is_refused(tmp_path):

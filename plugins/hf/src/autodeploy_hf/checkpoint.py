@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import checkpoint_error, describe_exception, list_names
+from .pickle_globals import describe_foreign
 
 if TYPE_CHECKING:
     import torch
@@ -226,19 +228,24 @@ def load_bin(path: Path) -> dict[str, torch.Tensor]:
     import torch
 
     try:
-        try:
-            state_dict = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            # files from torch.save(_use_new_zipfile_serialization=False) cannot be memory-mapped
-            state_dict = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+        with warnings.catch_warnings():
+            # torch notes pickle protocols other than 2 as a UserWarning; a file that fails says why below
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                state_dict = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                # files from torch.save(_use_new_zipfile_serialization=False) cannot be memory-mapped
+                state_dict = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # not torch's message: it goes on to suggest weights_only=False, which would run the file's code
         raise checkpoint_error(
             path,
             "refused: it holds Python objects other than tensors, and .bin checkpoints are only read with "
-            f"torch.load(weights_only=True) ({describe_exception(exc)}); convert it to safetensors",
-        ) from exc
+            f"torch.load(weights_only=True), which runs no code from the file{describe_foreign(path)}; "
+            "convert it to safetensors if it comes from a source you trust",
+        ) from None
     except OSError as exc:
         raise checkpoint_error(path, f"cannot be read ({describe_exception(exc)})") from exc
     except Exception as exc:  # noqa: BLE001 - torch reports a broken zip/pickle with RuntimeError and friends
