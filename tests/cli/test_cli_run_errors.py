@@ -88,7 +88,8 @@ def test_input_ids_outside_the_vocabulary(autodeploy_cache_dir, tiny_checkpoint,
         "--model", str(tiny_checkpoint), "--mode", "transformers", "--input-ids", "1,5000",
         cache_dir=autodeploy_cache_dir, cwd=tmp_path,
     )  # fmt: skip
-    assert_clean_failure(result, "--input-ids", "vocabulary", "[1, 5000]")
+    assert_clean_failure(result, "--input-ids: token id 5000 is outside the model's vocabulary (vocab_size 128")
+    assert "pipeline:" not in result.stdout, "refused only after the pipeline ran"
 
 
 @pytest.mark.parametrize("ids", ["1,x,3", "1,-2"])
