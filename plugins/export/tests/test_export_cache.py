@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import warnings
 
@@ -79,7 +80,12 @@ IDS = torch.tensor([[3, 14, 15, 92, 65, 35], [8, 9, 7, 9, 3, 2]])
 def warm_cache(tmp_path_factory):
     """A cache folder holding the export of `tiny_llama()`, and the GraphModule of that first export."""
     root = tmp_path_factory.mktemp("export_cache")
-    first = export_model(tiny_llama(), interface(), ExportOptions(), ExportCache(root))
+    root.chmod(0o755)  # a cache shared by the users of a machine
+    umask = os.umask(0o022)
+    try:
+        first = export_model(tiny_llama(), interface(), ExportOptions(), ExportCache(root))
+    finally:
+        os.umask(umask)
     return root, first
 
 
@@ -102,6 +108,13 @@ def test_a_second_export_hits_the_cache_and_gives_identical_logits(warm_cache):
     assert str(second.code) == str(first.code)
     with pytest.raises(RuntimeError, match="shape"):
         second(input_ids=torch.zeros(5, 3, dtype=torch.long))  # beyond max_batch_size
+
+
+def test_entries_are_as_readable_as_the_cache_folder(warm_cache):
+    """Not tempfile's private 0700: another user of a shared cache can read the entries."""
+    root, _ = warm_cache
+    entries = [path for path in root.rglob("*") if path.is_dir()]
+    assert entries and all(path.stat().st_mode & 0o777 == 0o755 for path in entries), entries
 
 
 def test_a_hit_runs_on_the_weights_of_the_model_at_hand(warm_cache):

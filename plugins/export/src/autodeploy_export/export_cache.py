@@ -157,6 +157,8 @@ class ExportCache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-{os.getpid()}-", dir=self.root))
+            # not mkdtemp's private 0700: a cache shared by the users of a machine stays readable
+            os.chmod(partial, self.root.stat().st_mode & 0o777)
         except OSError as exc:
             warnings.warn(f"cannot write the export cache in {self.root}: {exc}", ExportCacheWarning, stacklevel=2)
             return None
