@@ -95,6 +95,8 @@ GRAPH_DUMP_SCRIPT = """
     from autodeploy.optimizer.container import new_pipeline_module
 
     class Touch(BaseTransform):
+        transform_key = "touch"  # built here, not through a plugin host
+
         def _apply_to_full_model(self, mod, cm, factory, shared_config):
             return mod, TransformInfo(skipped=False, num_matches=1, is_clean=True, has_valid_shapes=True)
 
