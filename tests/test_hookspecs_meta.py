@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from autodeploy import (
+    AttentionBackend,
     BaseTransform,
     CachedSequenceInterface,
     InferenceOptimizer,
@@ -68,6 +69,10 @@ class NoFactory(ModelFactory):
         raise NotImplementedError
 
 
+class MetaBackend(AttentionBackend):
+    """An attention backend that is only registered, never used."""
+
+
 class Recorder:
     """Implements every hook with every argument, and records each call."""
 
@@ -101,6 +106,11 @@ class Recorder:
     def autodeploy_register_commands(self, register):
         self._record("autodeploy_register_commands", register=register)
         register("meta-command", help="does nothing", run=lambda args, host: 0)
+
+    @hookimpl
+    def autodeploy_register_attention_backends(self, register):
+        self._record("autodeploy_register_attention_backends", register=register)
+        register("meta-backend", MetaBackend())
 
     @hookimpl
     def autodeploy_before_stage(self, stage, mod, report):
@@ -138,6 +148,7 @@ def collect_registrations(host: PluginHost, recorder: Recorder, tmp_path: Path) 
     assert host.factory_class("MetaFactory") is NoFactory
     assert host.mode("meta_mode") == {"meta_works": {"stage": "compile", "run_per_gm": False}}
     assert host.commands()["meta-command"].obj.help == "does nothing"
+    assert isinstance(host.attention_backend("meta-backend"), MetaBackend)
 
 
 def run_a_pipeline(host: PluginHost, recorder: Recorder, tmp_path: Path) -> None:
@@ -164,6 +175,7 @@ CALLERS: dict[str, Callable[[PluginHost, Recorder, Path], None]] = {
     "autodeploy_register_factories": collect_registrations,
     "autodeploy_register_modes": collect_registrations,
     "autodeploy_register_commands": collect_registrations,
+    "autodeploy_register_attention_backends": collect_registrations,
     "autodeploy_before_stage": run_a_pipeline,
     "autodeploy_after_stage": run_a_pipeline,
     "autodeploy_before_transform": run_a_pipeline,

@@ -10,6 +10,7 @@ or transformers: listing, validating and documenting transforms must stay fast.
 
 from ._version import __version__
 from .atomic import atomic_write_bytes, atomic_write_text
+from .attention_backend import AttentionBackend
 from .config import SharedConfig, TransformConfig, TransformInfo
 from .errors import (
     AutodeployError,
@@ -30,6 +31,7 @@ from .stages import Stages
 from .transform.base import BaseTransform, get_history
 
 __all__ = [
+    "AttentionBackend",
     "AutodeployError",
     "BaseTransform",
     "CachedSequenceInterface",

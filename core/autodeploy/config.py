@@ -92,6 +92,11 @@ class TransformInfo(BaseModel):
         description="Whether meta tensor shapes are valid after the transform. This can be set by "
         "the transform to skip shape propagation.",
     )
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Facts the transform reports beyond the match count (e.g. the bytes of the caches it "
+        "allocated); shown under the run report's table and kept in its JSON.",
+    )
 
     @classmethod
     def from_last_info(cls, info: TransformInfo) -> TransformInfo:
@@ -110,6 +115,7 @@ class TransformInfo(BaseModel):
             num_matches=self.num_matches + other.num_matches,
             is_clean=self.is_clean or other.is_clean,
             has_valid_shapes=self.has_valid_shapes or other.has_valid_shapes,
+            details={**self.details, **other.details},
         )
 
     def __and__(self, other: TransformInfo) -> TransformInfo:
@@ -119,6 +125,7 @@ class TransformInfo(BaseModel):
             num_matches=self.num_matches + other.num_matches,
             is_clean=self.is_clean and other.is_clean,
             has_valid_shapes=self.has_valid_shapes and other.has_valid_shapes,
+            details={**self.details, **other.details},
         )
 
 

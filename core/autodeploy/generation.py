@@ -2,9 +2,12 @@
 
 The pipeline's final module is called like the model, ``module(input_ids=ids)``, and returns logits
 (as a tensor, a ``ModelOutput``, a dict or a tuple, depending on how far the pipeline went). The
-keyword matters: an exported graph accepts its inputs by the names they were exported with. There is
-no KV cache yet (that comes with the cache_init stage), so each step re-runs the whole sequence:
-quadratic, but it needs nothing from the module beyond that one call, and it is exactly what
+keyword matters: an exported graph accepts its inputs by the names they were exported with.
+
+Given the sequence interface of a pipeline whose cache_init stage inserted a KV cache
+(``cm.cache_names`` non-empty), `greedy_generate` runs cached: one prefill step, then one token per
+sequence per step, ``module(**cm.named_args)`` (a minimal loop until the runtime's scheduler takes
+over). Without one, each step re-runs the whole sequence: quadratic, but exactly what
 ``generate(do_sample=False, use_cache=False)`` computes.
 
 torch is imported inside the functions: importing autodeploy must stay torch-free.
@@ -17,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 if TYPE_CHECKING:
     import torch
+
+    from .interface import CachedSequenceInterface
 
 EosIds = Union[int, Iterable[int], None]
 
@@ -54,8 +59,11 @@ def greedy_generate(
     max_new_tokens: int,
     eos_token_id: EosIds = None,
     pad_token_id: Optional[int] = None,
+    cm: Optional[CachedSequenceInterface] = None,
 ) -> torch.Tensor:
     """Extend `input_ids` (batch, seq) greedily by up to `max_new_tokens` tokens; return all ids.
+
+    With `cm` holding caches (after cache_init), the module is run step by step over them.
 
     A sequence that produced an end-of-sequence id (`eos_token_id`: one id or several) is
     finished; it is padded with `pad_token_id` (default: the first EOS id) while the others go
@@ -74,9 +82,16 @@ def greedy_generate(
     eos_tensor = torch.tensor(eos_ids, dtype=input_ids.dtype, device=input_ids.device)
     sequences = input_ids
     unfinished = torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+    cached_cm = cm if cm is not None and cm.cache_names else None
+    if cached_cm is not None and input_ids.shape[0] > cached_cm.max_batch_size:
+        raise ValueError(f"{input_ids.shape[0]} prompts but the caches hold max_batch_size={cached_cm.max_batch_size}")
     with torch.no_grad():
-        for _ in range(max_new_tokens):
-            next_tokens = logits_of(module(input_ids=sequences))[:, -1, :].argmax(dim=-1).to(input_ids.dtype)
+        for step in range(max_new_tokens):
+            if cached_cm is not None:
+                logits = _cached_step_logits(module, cached_cm, sequences, step == 0)
+            else:
+                logits = logits_of(module(input_ids=sequences))[:, -1, :]
+            next_tokens = logits.argmax(dim=-1).to(input_ids.dtype)
             if eos_ids:
                 next_tokens = torch.where(unfinished, next_tokens, torch.full_like(next_tokens, pad_token_id or 0))
             sequences = torch.cat([sequences, next_tokens[:, None]], dim=-1)
@@ -85,6 +100,23 @@ def greedy_generate(
                 if not bool(unfinished.any()):
                     break
     return sequences
+
+
+def _cached_step_logits(
+    module: Callable[..., Any], cm: CachedSequenceInterface, sequences: torch.Tensor, prefill: bool
+) -> torch.Tensor:
+    """One cached step for every row (slot i holds row i): the prompt at first, then the last token."""
+    length = sequences.shape[1]
+    rows = sequences.tolist()
+    batch = cm.nest_sequences(
+        rows if prefill else [row[-1:] for row in rows],
+        input_pos=[0 if prefill else length - 1] * len(rows),
+        cache_loc=range(len(rows)),
+    )
+    logits = logits_of(module(**cm.named_args))[0]
+    if logits.shape[0] != batch.num_tokens:
+        return logits  # one row per sequence already (the last tokens' logits)
+    return logits[cm.batch_tensor("last_token_index")]
 
 
 def compare_logits(a: Any, b: Any) -> float:

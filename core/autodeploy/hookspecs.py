@@ -18,6 +18,7 @@ from .markers import hookspec
 if TYPE_CHECKING:
     from torch import nn
 
+    from .attention_backend import AttentionBackend
     from .factory import ModelFactory
     from .records import RunReport, TransformRecord
     from .stages import Stages
@@ -81,6 +82,18 @@ def autodeploy_transform_error(
 
     ``will_continue`` is true when ``skip_on_error`` lets the pipeline go on; otherwise a
     `TransformError` is raised right after this hook returns.
+    """
+
+
+@hookspec
+def autodeploy_register_attention_backends(register: Callable[[str, AttentionBackend], None]) -> None:
+    """Register attention backends: call ``register(name, backend)`` with an `AttentionBackend`.
+
+    ``insert_cached_attention`` (config ``backend``) and ``transformers_replace_cached_attn``
+    look backends up by name: a backend brings its cached attention op, the per-step metadata it
+    reads (asked of the sequence interface with ``cm.add_graph_input``) and its cache layout
+    (``cm.add_cache``). ``pip install autodeploy-plugin-<backend>`` adds one. Keep it cheap (no
+    torch import): build the backend object, import torch only when it is used.
     """
 
 

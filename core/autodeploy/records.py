@@ -96,6 +96,10 @@ class RunReport:
         ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+        for record in self.records:
+            if record.info.details:
+                facts = ", ".join(f"{name}={value}" for name, value in record.info.details.items())
+                lines.append(f"  {record.key}: {facts}")
         return "\n".join(lines)
 
 

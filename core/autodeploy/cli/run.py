@@ -33,6 +33,7 @@ from .run_debug import add_debug_options, attach_debug_options
 if TYPE_CHECKING:
     import torch
 
+    from ..interface import CachedSequenceInterface
     from ..optimizer import RunResult
     from ..plugin import PluginHost
     from ..records import RunReport
@@ -155,10 +156,10 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     with _user_ids_errors(prompt):
         observers = attach_debug_options(args, host, optimizer, factory, config, input_ids)
 
-    result = _optimize(optimizer, config, resolved, args.report_json, timings)
+    result, cm = _optimize(optimizer, config, resolved, args.report_json, timings)
     observers.report()
     eos_ids = end_of_sequence_ids(factory, tokenizer)
-    generation = _generate(result.module, input_ids, prompt, tokenizer, eos_ids, args.max_new_tokens, timings)
+    generation = _generate(result.module, input_ids, prompt, tokenizer, eos_ids, args.max_new_tokens, timings, cm)
 
     check: Optional[CheckResult] = None
     if args.check:
@@ -197,7 +198,7 @@ def _optimize(
     resolved: ResolvedModel,
     report_json: Optional[str],
     timings: dict[str, float],
-) -> RunResult:
+) -> tuple[RunResult, CachedSequenceInterface]:
     """Run the pipeline and print its report; a failed run still prints and writes what it did."""
     cm = build_sequence_interface(config)
     tick = time.perf_counter()
@@ -213,7 +214,7 @@ def _optimize(
     timings["pipeline_s"] = time.perf_counter() - tick
     write_text(result.report.format_table())
     write_text(f"pipeline: {len(result.report.records)} transform(s) in {timings['pipeline_s']:.2f} s")
-    return result
+    return result, cm
 
 
 def _generate(
@@ -224,6 +225,7 @@ def _generate(
     eos_ids: list[int],
     max_new_tokens: int,
     timings: dict[str, float],
+    cm: Optional[CachedSequenceInterface] = None,
 ) -> dict[str, Any]:
     """Generate greedily, print the answer (text, or ids without a tokenizer); return it for the report."""
     from ..generation import greedy_generate
@@ -232,13 +234,14 @@ def _generate(
     write_text(f"prompt ({prompt.how}, {len(prompt.ids)} tokens): {shown}")
     tick = time.perf_counter()
     with _user_ids_errors(prompt):
-        output = greedy_generate(module, input_ids, max_new_tokens, eos_token_id=eos_ids or None)
+        output = greedy_generate(module, input_ids, max_new_tokens, eos_token_id=eos_ids or None, cm=cm)
     seconds = timings["generate_s"] = time.perf_counter() - tick
     new_ids = [int(token) for token in output[0, len(prompt.ids) :].tolist()]
     text = decode(tokenizer, new_ids) if tokenizer is not None else None
     write_text(text if text is not None else f"generated ids: {','.join(map(str, new_ids))}")
     rate = len(new_ids) / seconds if seconds > 0 else 0.0
-    write_text(f"generated {len(new_ids)} token(s) in {seconds:.2f} s ({rate:.1f} tokens/s, no KV cache)")
+    how = "KV cache" if cm is not None and cm.cache_names else "no KV cache"
+    write_text(f"generated {len(new_ids)} token(s) in {seconds:.2f} s ({rate:.1f} tokens/s, {how})")
     return {
         "new_ids": new_ids,
         "text": text,

@@ -20,3 +20,5 @@ from __future__ import annotations
 from . import attention, cached_attention  # noqa: F401 - registers the ops
 
 NAMESPACE = "autodeploy"
+
+__all__ = ["NAMESPACE"]

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import pluggy
 
 from .. import hookspecs
+from ..attention_backend import AttentionBackend
 from ..errors import ConfigError, PluginError, UnknownTransformError
 from ..factory import ModelFactory
 from ..markers import PROJECT_NAME
@@ -171,6 +172,27 @@ class PluginHost(LifecycleCalls):
     def factories(self) -> dict[str, Provider]:
         """The usable model factories by name, sorted."""
         return dict(self._checked().factories)
+
+    def attention_backends(self) -> dict[str, Provider]:
+        """The usable attention backends by name (`AttentionBackend` objects), sorted."""
+        return dict(self._checked().attention_backends)
+
+    def attention_backend(self, name: str) -> AttentionBackend:
+        """The attention backend registered as `name`; `PluginError` naming the known ones otherwise."""
+        registry = self._checked()
+        provider = registry.attention_backends.get(name)
+        if provider is not None:
+            return provider.obj
+        why = registry.unusable.get(("attention backend", name))
+        conflict = registry.conflict_for("attention backend", name)
+        if conflict is not None:
+            raise PluginError(conflict.describe())
+        known = ", ".join(sorted(registry.attention_backends)) or "none"
+        detail = f" ({'; '.join(why)})" if why else ""
+        raise PluginError(
+            f"unknown attention backend {name!r}{detail}; installed backends: {known} "
+            "(a backend comes with its plugin: pip install autodeploy-plugin-<backend>)"
+        )
 
     def modes(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every mode, merged across plugins: mode -> transform key -> entry (copies)."""

@@ -20,19 +20,21 @@ import pluggy
 from .commands import PluginCommand, make_command
 from .controls import ALLOW_VAR, BLOCK_VAR
 from .records import PluginRecord, describe_exception
-from .validation import factory_problem, split_mode_entries, transform_problem
+from .validation import attention_backend_problem, factory_problem, split_mode_entries, transform_problem
 
 TRANSFORM = "transform"
 FACTORY = "factory"
 MODE = "mode"
 MODE_ENTRY = "mode entry"
 COMMAND = "command"
+ATTENTION_BACKEND = "attention backend"
 
 REGISTRATION_HOOKS: dict[str, str] = {
     "autodeploy_register_transforms": TRANSFORM,
     "autodeploy_register_factories": FACTORY,
     "autodeploy_register_modes": MODE,
     "autodeploy_register_commands": COMMAND,
+    "autodeploy_register_attention_backends": ATTENTION_BACKEND,
 }
 
 
@@ -91,6 +93,7 @@ class Registry:
     factories: dict[str, Provider] = field(default_factory=dict)
     modes: dict[str, dict[str, Provider]] = field(default_factory=dict)
     commands: dict[str, Provider] = field(default_factory=dict)
+    attention_backends: dict[str, Provider] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
     unusable: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -110,19 +113,20 @@ class _Contribution:
     factories: dict[str, Any] = field(default_factory=dict)
     modes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     commands: dict[str, PluginCommand] = field(default_factory=dict)
+    attention_backends: dict[str, Any] = field(default_factory=dict)
     reserved_commands: frozenset[str] = frozenset()
     problems: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # kind, key, reason
     error: Optional[str] = None
 
     def add(self, kind: str, key: Any, obj: Any) -> None:
-        check = transform_problem if kind == TRANSFORM else factory_problem
+        check = {TRANSFORM: transform_problem, ATTENTION_BACKEND: attention_backend_problem}.get(kind, factory_problem)
         reason = check(key, obj)
         if reason is not None:
             self.problems.append(reason)
             self.rejected.append((kind, str(key), reason))
             return
-        staged = self.transforms if kind == TRANSFORM else self.factories
+        staged = {TRANSFORM: self.transforms, ATTENTION_BACKEND: self.attention_backends}.get(kind, self.factories)
         if key in staged and staged[key] is not obj:
             self.problems.append(f"{kind} {key!r} registered twice by this plugin; the first is kept")
             return
@@ -160,6 +164,7 @@ class _Contribution:
     def attempted(self) -> list[tuple[str, str]]:
         keys = [(TRANSFORM, key) for key in self.transforms] + [(FACTORY, key) for key in self.factories]
         keys += [(COMMAND, name) for name in self.commands]
+        keys += [(ATTENTION_BACKEND, name) for name in self.attention_backends]
         return keys + [(kind, key) for kind, key, _ in self.rejected]
 
 
@@ -238,6 +243,7 @@ def _outcome(contribution: _Contribution) -> PluginOutcome:
     provides += [f"{FACTORY} {key}" for key in contribution.factories]
     provides += [f"{MODE} {mode}" for mode in contribution.modes]
     provides += [f"{COMMAND} {name}" for name in contribution.commands]
+    provides += [f"{ATTENTION_BACKEND} {name}" for name in contribution.attention_backends]
     return PluginOutcome(problems=list(contribution.problems), provides=provides)
 
 
@@ -246,6 +252,7 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
     transforms: dict[str, list[Provider]] = {}
     factories: dict[str, list[Provider]] = {}
     commands: dict[str, list[Provider]] = {}
+    backends: dict[str, list[Provider]] = {}
     key_of_class: dict[type, tuple[str, PluginRecord]] = {}
 
     for contribution in contributions:
@@ -277,6 +284,8 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
             factories.setdefault(name, []).append(Provider(name, cls, record))
         for name, command in contribution.commands.items():
             commands.setdefault(name, []).append(Provider(name, command, record))
+        for name, backend in contribution.attention_backends.items():
+            backends.setdefault(name, []).append(Provider(name, backend, record))
         for mode, entries in contribution.modes.items():
             merged = registry.modes.setdefault(mode, {})
             for key, entry in entries.items():
@@ -295,6 +304,7 @@ def _build_registry(contributions: list[_Contribution]) -> Registry:
         (TRANSFORM, transforms, registry.transforms),
         (FACTORY, factories, registry.factories),
         (COMMAND, commands, registry.commands),
+        (ATTENTION_BACKEND, backends, registry.attention_backends),
     ):
         for key in sorted(providers_by_key):
             providers = providers_by_key[key]

@@ -69,6 +69,18 @@ def factory_problem(name: Any, obj: Any) -> Optional[str]:
     return None
 
 
+def attention_backend_problem(name: Any, obj: Any) -> Optional[str]:
+    """Why `obj` cannot be used as the attention backend `name`, or None when it can."""
+    from ..attention_backend import AttentionBackend
+
+    problem = key_problem("attention backend", name)
+    if problem:
+        return problem
+    if not isinstance(obj, AttentionBackend):
+        return f"attention backend {name!r}: {_qualname(obj)} is not an autodeploy.AttentionBackend instance"
+    return None
+
+
 def split_mode_entries(mode: Any, entries: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The usable entries of a mode contribution and the reasons for dropping the others.
 

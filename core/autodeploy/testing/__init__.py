@@ -20,7 +20,9 @@ Fixtures:
   ``plugin_host`` as the host.
 
 Helpers: `run_transform`, `check_plugin` (raises `PluginContractError` listing every problem),
-`TinyLlamaFactory`, `write_tiny_checkpoint`. Nothing here imports torch until a fixture or helper
+`TinyLlamaFactory`, `write_tiny_checkpoint`, `seeded_tiny_llama`, and tiny random transformers
+models of every architecture the attention matchers support (`tiny_hf_model`, `tiny_hf_config`,
+`TINY_ARCHITECTURES`, `NUM_LAYERS`). Nothing here imports torch until a fixture or helper
 needs a model.
 """
 
@@ -43,13 +45,35 @@ if TYPE_CHECKING:
     from ..records import TransformRecord
 
 __all__ = [
+    "NUM_LAYERS",
+    "TINY_ARCHITECTURES",
     "ContractReport",
     "PluginContractError",
     "TinyLlamaFactory",
     "check_plugin",
     "run_transform",
+    "seeded_tiny_llama",
+    "tiny_hf_config",
+    "tiny_hf_model",
     "write_tiny_checkpoint",
 ]
+
+# model helpers that import torch / transformers: loaded on first use
+_LAZY = {
+    "NUM_LAYERS": "tiny_hf",
+    "TINY_ARCHITECTURES": "tiny_hf",
+    "tiny_hf_config": "tiny_hf",
+    "tiny_hf_model": "tiny_hf",
+    "seeded_tiny_llama": "tiny_llama",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @pytest.fixture

@@ -75,10 +75,11 @@ class RotaryEmbedding(nn.Module):
         super().__init__()
         self.register_buffer("inv_freq", rotary_inv_freq(config), persistent=False)
 
-    def forward(self, seq_len: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        positions = torch.arange(seq_len, device=device, dtype=torch.float32)
-        angles = torch.outer(positions, self.get_buffer("inv_freq").to(device))
-        angles = torch.cat((angles, angles), dim=-1)
+    def forward(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos/sin of shape (batch, 1, seq, head_dim) for the given positions (batch, seq)."""
+        inv_freq = self.get_buffer("inv_freq").to(position_ids.device)
+        angles = position_ids[..., None].to(torch.float32) * inv_freq
+        angles = torch.cat((angles, angles), dim=-1)[:, None]
         return angles.cos(), angles.sin()
 
 
@@ -143,16 +144,19 @@ class TinyLlamaModel(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
         hidden = self.embed_tokens(input_ids)
-        cos, sin = self.rotary_emb(input_ids.shape[1], hidden.device)
+        if position_ids is None:
+            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).expand(input_ids.shape)
+        cos, sin = self.rotary_emb(position_ids)
         for layer in self.layers:
             hidden = layer(hidden, cos, sin)
         return self.norm(hidden)
 
 
 class TinyLlamaForCausalLM(nn.Module):
-    """``forward(input_ids) -> logits`` of shape (batch, seq_len, vocab_size)."""
+    """``forward(input_ids, position_ids=None) -> logits`` of shape (batch, seq_len, vocab_size);
+    positions default to 0..seq_len-1 (a cache runtime passes the positions of new tokens)."""
 
     def __init__(self, config: TinyLlamaConfig):
         super().__init__()
@@ -160,8 +164,8 @@ class TinyLlamaForCausalLM(nn.Module):
         self.model = TinyLlamaModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self.model(input_ids))
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        return self.lm_head(self.model(input_ids, position_ids))
 
 
 def seeded_tiny_llama(

@@ -118,6 +118,9 @@ def export_model(
     gm.meta[EXPORT_META_KEY] = {
         "model_class": f"{type(model).__module__}.{model_class}",
         "export_device": device,
+        # what later transforms need to know of the model that the graph no longer says
+        # (e.g. which layers attend over a sliding window)
+        "model_config": _config_dict(model),
         "dynamic_shapes": _describe_dynamic_shapes(dynamic_shapes),
         "cache": cache_outcome,
     }
@@ -169,6 +172,18 @@ def _describe_dynamic_shapes(dynamic_shapes: dict[str, Any]) -> dict[str, Any]:
         name: {dim: (d.__name__, d.min, d.max) for dim, d in (dims or {}).items()}
         for name, dims in dynamic_shapes.items()
     }
+
+
+def _config_dict(model: nn.Module) -> dict | None:
+    """The model's configuration as a plain dict (Hugging Face ``config.to_dict()``), if it has one."""
+    to_dict = getattr(getattr(model, "config", None), "to_dict", None)
+    if not callable(to_dict):
+        return None
+    try:
+        config = to_dict()
+    except Exception:  # noqa: BLE001 - a foreign config object: the graph works without it
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def _model_device(model: nn.Module) -> str:

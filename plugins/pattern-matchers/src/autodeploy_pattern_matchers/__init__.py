@@ -1,0 +1,1 @@
+"""autodeploy-plugin-pattern-matchers: attention found in exported graphs, as canonical ops."""
