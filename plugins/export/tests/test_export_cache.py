@@ -265,3 +265,16 @@ def test_the_transform_caches_only_with_a_cache_dir_and_notes_a_hit(warm_cache):
     with_cache, record = run(SharedConfig(cache_dir=str(root)))
     assert outcome(with_cache.factory_model) == CACHE_HIT
     assert record.notes == ["cache hit"]
+
+
+def test_only_the_newest_entries_are_kept(tmp_path):
+    cache = ExportCache(tmp_path)
+    for index in range(5):
+        entry = cache.root / f"entry{index}"
+        entry.mkdir(parents=True)
+        (entry / KEY_FILE).write_text("{}")
+        os.utime(entry / KEY_FILE, (1000 + index, 1000 + index))
+    (cache.root / ".entry9.partial-1-x").mkdir()  # another run writing: not an entry
+    removed = cache.prune(keep=2, spare=cache.root / "entry0")
+    assert sorted(path.name for path in removed) == ["entry1", "entry2"]
+    assert sorted(path.name for path in cache.root.iterdir()) == [".entry9.partial-1-x", "entry0", "entry3", "entry4"]

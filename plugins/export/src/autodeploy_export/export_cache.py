@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 CACHE_SUBDIR = "exports"
 PROGRAM_FILE = "program.pkl"
 KEY_FILE = "key.json"
+MAX_ENTRIES = 16
+"""Entries kept in the cache; the oldest beyond this are removed when a new one is stored."""
 _PLUGIN_DIR = Path(__file__).parent
 
 
@@ -176,7 +178,19 @@ class ExportCache:
             shutil.rmtree(partial, ignore_errors=True)
             warnings.warn(f"cannot write export cache entry {folder}: {exc}", ExportCacheWarning, stacklevel=2)
             return None
+        self.prune(keep=MAX_ENTRIES, spare=folder)
         return folder
+
+    def prune(self, keep: int, spare: Optional[Path] = None) -> list[Path]:
+        """Remove all but the `keep` most recently written entries (never `spare`); returns the
+        removed ones. Entries of older code or versions are never read again, so without this the
+        folder would only grow."""
+        entries = [path for path in self.root.iterdir() if path.is_dir() and not path.name.startswith(".")]
+        entries.sort(key=_written_at, reverse=True)
+        removed = [path for path in entries[keep:] if path != spare]
+        for path in removed:
+            _remove_folder(path)
+        return removed
 
     def _read(self, folder: Path, key: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> ExportedProgram:
         manifest = json.loads((folder / KEY_FILE).read_text(encoding="utf-8"))
@@ -196,6 +210,13 @@ def _remove_folder(folder: Path) -> None:
     except OSError:
         trash = folder
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def _written_at(folder: Path) -> float:
+    try:
+        return (folder / KEY_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _tensor_layout(model: nn.Module) -> list[list[Any]]:
