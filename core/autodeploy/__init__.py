@@ -24,6 +24,7 @@ from .factory import ModelFactory
 from .interface import CachedSequenceInterface
 from .mappings import deep_merge
 from .markers import hookimpl, hookspec
+from .messages import closest_names, describe_exception, first_few
 from .optimizer import ConfigWarning, InferenceOptimizer, PipelineConfig, build_pipeline_config
 from .plugin import PluginControls, PluginHost, PluginRecord, PluginStatus
 from .records import RunReport, TransformRecord, TransformStatus
@@ -59,7 +60,10 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "build_pipeline_config",
+    "closest_names",
     "deep_merge",
+    "describe_exception",
+    "first_few",
     "get_history",
     "hookimpl",
     "hookspec",

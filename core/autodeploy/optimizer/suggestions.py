@@ -10,8 +10,8 @@ import difflib
 from collections.abc import Iterable
 from typing import Optional
 
-# difflib's default (0.6) misses common typos of short names; 0.5 still rejects unrelated words
-_CUTOFF = 0.5
+from ..messages import closest_names, first_few
+
 # a name this similar to a valid one (one or two letters off) is taken for a typo of it, not for
 # a different setting (`devise` -> `device` is 0.83; `checkpoint_device` -> `device` only 0.52)
 _TYPO_CUTOFF = 0.8
@@ -20,7 +20,7 @@ _MAX_LISTED = 12
 
 def closest_name(word: str, candidates: Iterable[str]) -> Optional[str]:
     """The candidate most similar to `word`, or None when nothing is close."""
-    matches = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=_CUTOFF)
+    matches = closest_names(word, candidates)
     return matches[0] if matches else None
 
 
@@ -51,6 +51,4 @@ def suggestion(word: str, candidates: Iterable[str]) -> str:
         return f"did you mean {best!r}?"
     if not names:
         return "there are none"
-    listed = ", ".join(names[:_MAX_LISTED])
-    more = f", ... ({len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else ""
-    return f"valid names: {listed}{more}"
+    return f"valid names: {first_few(names, _MAX_LISTED)}"

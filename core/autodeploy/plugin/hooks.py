@@ -9,13 +9,13 @@ plugin's record.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any
 
 import pluggy
 
 from ..markers import PROJECT_NAME
+from ..messages import closest_names
 
 HOOK_PREFIX = "autodeploy_"
 
@@ -61,7 +61,7 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
 
 def _describe_unknown_hook(pm: pluggy.PluginManager, hook: str) -> str:
     known = hook_names(pm)
-    close = difflib.get_close_matches(hook, known, n=1)
+    close = closest_names(hook, known)
     hint = f"did you mean {close[0]!r}?" if close else f"known hooks: {', '.join(known)}"
     return f"unknown hook {hook!r} ({hint})"
 

@@ -9,7 +9,6 @@ There is no global host: whoever runs a pipeline makes one and passes it on.
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
@@ -21,6 +20,7 @@ from ..attention_backend import AttentionBackend
 from ..errors import ConfigError, PluginError, UnknownTransformError
 from ..factory import ModelFactory
 from ..markers import PROJECT_NAME
+from ..messages import closest_names, first_few
 from ..transform.base import BaseTransform
 from .controls import STRICT_VAR, PluginControls
 from .hooks import InvalidPluginHooks, register_plugin_hooks
@@ -40,10 +40,7 @@ _NOT_LOADED = {
 
 def _listing(names: Iterable[str]) -> str:
     names = list(names)
-    if not names:
-        return "none"
-    shown = ", ".join(names[:_MAX_LISTED])
-    return shown if len(names) <= _MAX_LISTED else f"{shown}, ... ({len(names)} in all)"
+    return first_few(names, _MAX_LISTED, sort=False) if names else "none"
 
 
 class PluginHost(LifecycleCalls):
@@ -202,7 +199,7 @@ class PluginHost(LifecycleCalls):
         """The merged entries of one mode; `ConfigError` names the available modes otherwise."""
         modes = self._checked().modes
         if name not in modes:
-            close = difflib.get_close_matches(str(name), list(modes), n=1)
+            close = closest_names(str(name), modes)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             held = self.held_back()
             raise ConfigError(
@@ -397,7 +394,7 @@ class PluginHost(LifecycleCalls):
         return None
 
     def _unknown_message(self, kind: str, key: Any, usable: Mapping[str, Provider]) -> str:
-        close = difflib.get_close_matches(str(key), list(usable), n=3)
+        close = closest_names(str(key), usable, n=3)
         parts = [f"unknown {kind} {key!r}"]
         parts.append(
             f"did you mean {' or '.join(repr(name) for name in close)}?" if close else f"available: {_listing(usable)}"

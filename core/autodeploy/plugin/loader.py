@@ -17,10 +17,11 @@ from typing import Optional
 import pluggy
 from packaging.utils import canonicalize_name
 
+from ..messages import describe_exception
 from .compat import core_incompatibility
 from .controls import DISABLE_AUTOLOAD_VAR, PluginControls
 from .hooks import InvalidPluginHooks, register_plugin_hooks
-from .records import PluginRecord, PluginStatus, describe_exception
+from .records import PluginRecord, PluginStatus
 
 logger = logging.getLogger(__name__)
 

@@ -11,14 +11,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
+from ..messages import describe_exception  # noqa: F401 - its old home, kept for importers
+
 IN_PROCESS = "<in-process>"
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``ExcType: message`` on one line: records and problem lists are read one line per entry,
-    and some libraries (pydantic, pluggy) put paragraphs into their messages."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class PluginStatus(str, Enum):

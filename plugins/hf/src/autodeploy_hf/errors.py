@@ -8,11 +8,11 @@ what is wrong with it, instead of a traceback from deep inside safetensors or to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Union
 
-from autodeploy import CheckpointError
+from autodeploy import CheckpointError, first_few
+from autodeploy import describe_exception as describe_exception  # re-exported for this plugin's modules
 
 PathLike = Union[str, os.PathLike]
 
@@ -25,15 +25,5 @@ def checkpoint_error(path: PathLike, problem: str) -> CheckpointError:
     return CheckpointError(f"{Path(path)}: {problem}")
 
 
-def describe_exception(exc: BaseException) -> str:
-    """A one-line description of a low-level exception (type and message), for embedding in errors."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def list_names(names: Iterable[str], limit: int = MAX_LISTED) -> str:
-    """A short, sorted, comma-separated list of names; long lists end with how many were left out."""
-    ordered = sorted(names)
-    shown = ", ".join(ordered[:limit])
-    left_out = len(ordered) - limit
-    return f"{shown} and {left_out} more" if left_out > 0 else shown
+# the core's helpers, under the names this plugin's modules use
+list_names = first_few

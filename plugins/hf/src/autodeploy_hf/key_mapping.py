@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from autodeploy import first_few
+
 from .checkpoint import TensorSpec
 from .errors import checkpoint_error, list_names
 from .tensor_dtypes import dtype_fits, dtype_name
@@ -202,6 +204,4 @@ def raise_for_spec_problems(
 
 def _first_few(problems: list[str], limit: int = 8) -> str:
     """The first `limit` problems (sorted), '; '-separated, then how many more there are."""
-    ordered = sorted(problems)
-    shown = "; ".join(ordered[:limit])
-    return f"{shown}; and {len(ordered) - limit} more" if len(ordered) > limit else shown
+    return first_few(problems, limit, separator="; ")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from autodeploy import AutodeployError
+from autodeploy import AutodeployError, first_few
 
 from .slots import owner_and_leaf
 
@@ -44,7 +44,7 @@ def check_nothing_on_meta(module: nn.Module, source: str) -> None:
     left += [name for name, t in module.named_buffers(remove_duplicate=False) if t is not None and t.is_meta]
     if not left:
         return
-    shown = ", ".join(left[:8]) + (f", ... ({len(left)} in all)" if len(left) > 8 else "")
+    shown = first_few(left, sort=False)
     raise AutodeployError(
         f"after loading, these tensors are still on the meta device: {shown}. They are neither in "
         f"the checkpoint nor computed by the factory's init_buffers() ({source}); the model cannot run."
