@@ -48,7 +48,8 @@ class Optimized:
 def optimize(arch: str, mode: str, attn_implementation: str = "sdpa", transforms: dict | None = None) -> Optimized:
     eager = tiny_hf_model(arch, attn_implementation)
     container = new_pipeline_module()
-    container.factory_model = eager if mode == "transformers" else tiny_hf_model(arch, attn_implementation)
+    # a twin with the same seeded weights: transformers mode changes the model's attention function
+    container.factory_model = tiny_hf_model(arch, attn_implementation)
     cm = CachedSequenceInterface(max_seq_len=MAX_SEQ_LEN, max_batch_size=MAX_BATCH)
     config = {"mode": mode, "transforms": {**NO_FACTORY[mode], **(transforms or {})}}
     result = InferenceOptimizer(None, config).run(cm, container)
