@@ -26,6 +26,7 @@ from ..optimizer.validation import ConfigWarning
 from . import docs, list_plugins, list_transforms, new_plugin, run, show, validate
 from .plugin_commands import add_plugin_parsers, run_plugin_command
 from .plugin_problems import warn_about_plugin_problems
+from .ranks import rank_prefix
 
 if TYPE_CHECKING:
     from ..plugin import PluginHost, Provider
@@ -145,7 +146,7 @@ def _early_settings(argv: Sequence[str]) -> tuple[list[str], Optional[bool], int
 def _configure_logging(verbosity: int) -> None:
     """Log records to stderr as ``LEVEL: message``; warnings are shown by default."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"%(levelname)s: {rank_prefix()}%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity == 1 else logging.WARNING)
@@ -202,7 +203,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except AutodeployError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {rank_prefix()}{exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         # the reader went away (`| head`): not an error; keep Python from complaining at exit

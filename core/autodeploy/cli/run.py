@@ -27,6 +27,7 @@ from .config_options import add_set_option
 from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
 from .output import write_text
 from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
+from .ranks import add_world_size_option, launch_if_requested, quiet_unless_main
 from .run_checks import check_ids_fit_vocabulary, check_report_path
 from .run_debug import add_debug_options, attach_debug_options
 
@@ -103,6 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     )
     parser.add_argument("--report-json", metavar="FILE", help="write the run report, output and timings as JSON")
     add_debug_options(parser)
+    add_world_size_option(parser)
 
 
 def _non_negative_int(text: str) -> int:
@@ -131,6 +133,12 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     # cheap checks first: a typo in --set or a config file fails before any model work
     data = {"mode": DEFAULT_MODE} if args.mode is None else None
     config = build_pipeline_config(host, data=data, files=args.configs, overrides=args.overrides, mode=args.mode)
+    if args.world_size is not None:
+        config = config.model_copy(update={"world_size": args.world_size})
+    launched = launch_if_requested(config.world_size)
+    if launched is not None:
+        return launched
+    rank = quiet_unless_main()
     given_ids = parse_input_ids(args.input_ids) if args.input_ids is not None else None
     if given_ids is not None:
         _check_fits(len(given_ids), args.max_new_tokens, config)
@@ -171,7 +179,7 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         write_text(check.describe())
 
     timings["total_s"] = time.perf_counter() - started
-    if args.report_json:
+    if args.report_json and rank.is_main:
         payload = {
             "ok": check is None or check.passed,
             **_common_payload(config, resolved, result.report, timings),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..config import SharedConfig, TransformInfo
-from ..errors import TransformError
+from ..errors import ConfigError, TransformError
 from ..records import RunReport, TransformRecord, TransformStatus
 from .pipeline_config import PipelineConfig, build_pipeline_config
 from .validation import PipelineEntry, validate_transforms
@@ -67,7 +67,7 @@ class InferenceOptimizer:
         self.host = host
         self.config = _as_pipeline_config(host, config)
         self.entries: list[PipelineEntry] = validate_transforms(self.config, host, strict=strict)
-        self.shared_config = shared_config or SharedConfig(world_size=self.config.world_size)
+        self.shared_config = shared_config or _shared_config_for(self.config.world_size)
         self.last_report: Optional[RunReport] = None
 
     def __call__(self, cm: CachedSequenceInterface, mod: Optional[nn.Module] = None) -> nn.Module:
@@ -80,6 +80,12 @@ class InferenceOptimizer:
         A transform that fails without ``skip_on_error`` raises `TransformError` carrying the
         report so far as ``exc.report`` (also kept as ``self.last_report``).
         """
+        if self.shared_config.world_size > 1:
+            from ..distributed import DistributedContext
+
+            DistributedContext(
+                rank=self.shared_config.local_rank, world_size=self.shared_config.world_size
+            ).init_process_group(device=cm.device)
         if mod is None:
             from .container import new_pipeline_module
 
@@ -180,3 +186,25 @@ def _as_pipeline_config(host: PluginHost, config: ConfigInput) -> PipelineConfig
     if isinstance(config, (str, os.PathLike)):
         return build_pipeline_config(host, files=[config])
     return build_pipeline_config(host, data=config)
+
+
+def _shared_config_for(world_size: int) -> SharedConfig:
+    """This process's rank and the world size: from the environment torchrun sets, else one rank.
+
+    A config's ``world_size`` must agree with the ranks actually started: asking for 2 in a
+    single process is an error that says how to start them, rather than a silent single-rank run.
+    """
+    from ..distributed import DistributedContext
+
+    context = DistributedContext.from_env()
+    if world_size > 1 and context.world_size != world_size:
+        if not context.is_distributed:
+            raise ConfigError(
+                f"world_size is {world_size} but this is a single process: start {world_size} ranks with "
+                f"`torchrun --nproc-per-node {world_size} -m autodeploy run ...` or `autodeploy run --world-size "
+                f"{world_size} ...` (or, from Python, under torchrun)"
+            )
+        raise ConfigError(
+            f"world_size is {world_size} but this process is one of {context.world_size} ranks (WORLD_SIZE)"
+        )
+    return SharedConfig(local_rank=context.rank, world_size=context.world_size)

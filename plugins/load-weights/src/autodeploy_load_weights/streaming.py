@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from autodeploy.distributed import weight_slices
 from autodeploy.graph import can_cast
 
 from .problems import LoadProblems
@@ -67,6 +68,8 @@ class _ShardLoader:
         self.device = device
         self.tie_groups = tie_groups
         self.slots = collect_slots(module)
+        # tensors of which this rank holds a slice (tensor parallelism): only that part is read
+        self.slices = weight_slices(module)
         self.loaded_from: dict[str, str] = {}  # slot primary name -> shard it was loaded from
         self.seen: dict[str, str] = {}  # checkpoint name -> shard it was in
         self.problems = LoadProblems()
@@ -88,6 +91,13 @@ class _ShardLoader:
         if slot is None:
             self.problems.add_unexpected(name, tensor.shape, shard_name)
             return
+        piece = next((self.slices[alias] for alias in slot.names if alias in self.slices), None)
+        if piece is not None:
+            if tuple(tensor.shape) != piece.full_shape:
+                self.problems.add_shape_mismatch(name, piece.full_shape, tensor.shape, shard_name)
+                return
+            # a copy of the slice alone: the rest of a memory-mapped tensor is never read
+            tensor = tensor.narrow(piece.dim, piece.start, piece.length).clone()
         if tuple(tensor.shape) != slot.shape:
             self.problems.add_shape_mismatch(name, slot.shape, tensor.shape, shard_name)
             return

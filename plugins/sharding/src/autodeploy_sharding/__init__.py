@@ -1,0 +1,1 @@
+"""autodeploy-plugin-sharding: tensor parallelism for exported graphs (AutoDeploy's sharding stage)."""

@@ -1,0 +1,208 @@
+"""Find the tensor-parallel groups of a graph: from its structure, or from a plan by module names.
+
+The structural rule (``heuristic``): a linear layer is split by columns when everything computed
+from its output reaches exactly one other linear layer and nothing else (q, k and v reach only o;
+gate and up reach only down), and that layer is split by rows when the linear layers its input
+comes from are exactly that set. Embeddings, the residual stream and ``lm_head`` never qualify, so
+they stay replicated. A plan (``factory``: the Hugging Face config's ``base_model_tp_plan``;
+``manual``: the config's own) names the styles by module-name patterns instead; its column and row
+layers are paired by the same reachability.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Optional
+
+import torch
+from torch import fx
+
+from autodeploy import ConfigError
+
+from .plan import ShardingPlan, SplitLinear, SplitStyle, TPGroup
+
+logger = logging.getLogger(__name__)
+
+_LINEAR_TARGETS = (torch.ops.aten.linear.default,)
+_PLAN_STYLES: Mapping[str, Optional[SplitStyle]] = {
+    "colwise": "colwise",
+    "local_colwise": "colwise",
+    "colwise_rep": "gather",
+    "gather": "gather",
+    "rowwise": "rowwise",
+    "local_rowwise": "rowwise",
+    "rowwise_rep": "rowwise",
+    "replicate": None,
+    "local": None,
+}
+
+
+def linear_nodes(gm: fx.GraphModule) -> list[fx.Node]:
+    """Linear layers whose weight (and bias) are the graph's own tensors (``get_attr``)."""
+    found = []
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target in _LINEAR_TARGETS:
+            weight = node.args[1]
+            bias = node.args[2] if len(node.args) > 2 else node.kwargs.get("bias")
+            if isinstance(weight, fx.Node) and weight.op == "get_attr":
+                if bias is None or (isinstance(bias, fx.Node) and bias.op == "get_attr"):
+                    found.append(node)
+    return found
+
+
+def as_split(node: fx.Node, style: SplitStyle) -> SplitLinear:
+    bias = node.args[2] if len(node.args) > 2 else node.kwargs.get("bias")
+    return SplitLinear(node.name, str(node.args[1].target), str(bias.target) if bias is not None else None, style)
+
+
+def downstream_linears(node: fx.Node, linears: set[fx.Node]) -> tuple[set[fx.Node], bool]:
+    """The linear layers reached from `node`'s output (stopping at them), and whether the output is."""
+    reached: set[fx.Node] = set()
+    reaches_output = False
+    seen: set[fx.Node] = set()
+    stack = list(node.users)
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in linears:
+            reached.add(current)
+        elif current.op == "output":
+            reaches_output = True
+        else:
+            stack.extend(current.users)
+    return reached, reaches_output
+
+
+def upstream_linears(node: fx.Node, linears: set[fx.Node]) -> set[fx.Node]:
+    """The linear layers `node`'s activation input comes from (stopping at them)."""
+    reached: set[fx.Node] = set()
+    seen: set[fx.Node] = set()
+    stack = [node.args[0]] if isinstance(node.args[0], fx.Node) else []
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in linears:
+            reached.add(current)
+        elif current.op not in ("placeholder", "get_attr"):
+            stack.extend(current.all_input_nodes)
+    return reached
+
+
+def heuristic_groups(gm: fx.GraphModule, exclude: set[str]) -> list[TPGroup]:
+    """Column/row groups found from the graph's structure alone (see the module docstring)."""
+    linears = linear_nodes(gm)
+    linear_set = set(linears)
+    by_row: dict[fx.Node, list[fx.Node]] = {}
+    for node in linears:
+        reached, reaches_output = downstream_linears(node, linear_set)
+        if len(reached) == 1 and not reaches_output:
+            by_row.setdefault(next(iter(reached)), []).append(node)
+    groups = []
+    for row, columns in by_row.items():
+        if upstream_linears(row, linear_set) != set(columns):
+            continue  # the row layer also reads something computed elsewhere: not a clean pair
+        if row.name in exclude or any(column.name in exclude for column in columns):
+            continue
+        groups.append(
+            TPGroup(tuple(as_split(column, "colwise") for column in columns), as_split(row, "rowwise"), "heuristic")
+        )
+    return groups
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = [r"[^.]+" if part == "*" else re.escape(part) for part in pattern.split(".")]
+    return re.compile(r"(?:^|.*\.)" + r"\.".join(parts) + r"$")
+
+
+def plan_groups(
+    gm: fx.GraphModule, tp_plan: Mapping[str, str], source: str, exclude: set[str]
+) -> tuple[list[TPGroup], list[SplitLinear], list[str]]:
+    """Groups and gathers named by a ``{module pattern: style}`` plan; also the layers it replicates."""
+    compiled = []
+    for pattern, style in tp_plan.items():
+        if style not in _PLAN_STYLES:
+            raise ConfigError(
+                f"{source} sharding plan: style {style!r} for {pattern!r} is not one of {sorted(_PLAN_STYLES)}"
+            )
+        compiled.append((_pattern_regex(pattern), _PLAN_STYLES[style]))
+    linears = linear_nodes(gm)
+    linear_set = set(linears)
+    styles: dict[fx.Node, Optional[SplitStyle]] = {}
+    for node in linears:
+        if node.name in exclude:
+            continue
+        layer = str(node.args[1].target).rsplit(".", 1)[0]
+        for regex, style in compiled:
+            if regex.match(layer):
+                styles[node] = style
+                break
+    rows = [node for node, style in styles.items() if style == "rowwise"]
+    groups = []
+    for row in rows:
+        columns = upstream_linears(row, linear_set)
+        if not columns or any(styles.get(column) != "colwise" for column in columns):
+            named = ", ".join(sorted(str(c.args[1].target).rsplit(".", 1)[0] for c in columns)) or "none"
+            raise ConfigError(
+                f"{source} sharding plan: {str(row.args[1].target).rsplit('.', 1)[0]} is 'rowwise' but the layers "
+                f"feeding it ({named}) are not all 'colwise'"
+            )
+        groups.append(TPGroup(tuple(as_split(c, "colwise") for c in columns), as_split(row, "rowwise"), source))
+    paired = {linear.node for group in groups for linear in (*group.columns, group.row)}
+    for node, style in styles.items():
+        if style == "colwise" and node.name not in paired:
+            raise ConfigError(
+                f"{source} sharding plan: {str(node.args[1].target).rsplit('.', 1)[0]} is 'colwise' but no "
+                "'rowwise' layer takes its output"
+            )
+    gathers = [as_split(node, "gather") for node, style in styles.items() if style == "gather"]
+    replicated = [str(node.args[1].target) for node, style in styles.items() if style is None]
+    return groups, gathers, replicated
+
+
+def simple_shards(gm: fx.GraphModule, exclude: set[str]) -> list[SplitLinear]:
+    return [as_split(node, "gather") for node in linear_nodes(gm) if node.name not in exclude]
+
+
+def detect(
+    gm: fx.GraphModule,
+    *,
+    rank: int,
+    world_size: int,
+    sources: Iterable[str],
+    plans: Mapping[str, Mapping[str, str]],
+    simple_shard_only: bool,
+    support_partial_config: bool,
+    shard_all_unprocessed: bool,
+) -> ShardingPlan:
+    """The sharding plan of `gm` for this rank: sources tried in order (see the config's fields)."""
+    plan = ShardingPlan(rank=rank, world_size=world_size)
+    if simple_shard_only:
+        plan.gathers = simple_shards(gm, set())
+        return plan
+    for source in sources:
+        taken = plan.assigned_nodes() | _replicated_nodes(gm, plan)
+        if source == "heuristic":
+            plan.groups.extend(heuristic_groups(gm, taken))
+        elif source in plans and plans[source]:
+            groups, gathers, replicated = plan_groups(gm, plans[source], source, taken)
+            plan.groups.extend(groups)
+            plan.gathers.extend(gathers)
+            plan.replicated.extend(replicated)
+        else:
+            continue
+        if plan.groups and not support_partial_config:
+            break
+    if shard_all_unprocessed:
+        plan.gathers.extend(simple_shards(gm, plan.assigned_nodes() | _replicated_nodes(gm, plan)))
+    return plan
+
+
+def _replicated_nodes(gm: fx.GraphModule, plan: ShardingPlan) -> set[str]:
+    replicated = set(plan.replicated)
+    return {node.name for node in linear_nodes(gm) if str(node.args[1].target) in replicated}
