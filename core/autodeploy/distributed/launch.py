@@ -26,11 +26,17 @@ class RankFailure:
 
 
 class RanksFailed(Exception):
-    """One or more ranks failed; the others were stopped."""
+    """One or more ranks failed; the launcher stopped the others (listed apart, as `stopped`)."""
 
     def __init__(self, failures: Sequence[RankFailure]):
-        self.failures = list(failures)
-        super().__init__("; ".join(failure.describe() for failure in self.failures))
+        # a rank ended by a signal while another exited with an error was stopped by the launcher
+        errors = [failure for failure in failures if failure.exit_code > 0]
+        self.failures = errors or list(failures)
+        self.stopped = [failure.rank for failure in failures if errors and failure.exit_code <= 0]
+        message = "; ".join(failure.describe() for failure in self.failures)
+        if self.stopped:
+            message += f"; the launcher stopped rank(s) {', '.join(map(str, self.stopped))}"
+        super().__init__(message)
 
 
 def launch_ranks(world_size: int, module_args: Sequence[str], *, monitor_interval_s: float = 0.1) -> None:
@@ -59,5 +65,5 @@ def launch_ranks(world_size: int, module_args: Sequence[str], *, monitor_interva
             message = failure.message if isinstance(failure.message, str) else ""
             if message.startswith("To enable traceback see"):
                 message = ""  # torch's hint about @record: the rank printed its own error
-            failures.append(RankFailure(rank=failure.rank if failure.rank >= 0 else rank, exit_code=failure.exitcode, message=message))
+            failures.append(RankFailure(rank=rank, exit_code=failure.exitcode, message=message))
         raise RanksFailed(failures) from None

@@ -68,16 +68,22 @@ def _plan_edits(gm: fx.GraphModule, plan: ShardingPlan, nodes: dict[str, fx.Node
         for column in group.columns:
             _add_slice(gm, edits, column, world, dim=0)
         _add_slice(gm, edits, group.row, world, dim=1, bias=False)
-        region = _region(nodes, [nodes[c.node] for c in group.columns], nodes[group.row.node])
+        columns = {nodes[c.node]: c for c in group.columns}
+        region = _region(nodes, columns, nodes[group.row.node])
         for node in region:
             if node.op == "call_function" and node.target in _SHAPE_OPS:
+                feeding = columns.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None
+                if feeding is not None:
+                    _check_heads(gm, edits, node, feeding, world)
                 _add_shape_edit(edits, node, world, group.columns[0].layer)
     for linear in plan.gathers:
         _add_slice(gm, edits, linear, world, dim=0)
     return edits
 
 
-def _add_slice(gm: fx.GraphModule, edits: ShardingEdits, linear: SplitLinear, world: int, dim: int, bias: bool = True) -> None:
+def _add_slice(
+    gm: fx.GraphModule, edits: ShardingEdits, linear: SplitLinear, world: int, dim: int, bias: bool = True
+) -> None:
     names = [linear.weight] + ([linear.bias] if bias and linear.bias else [])
     for name in names:
         size = _tensor(gm, name).shape[dim]
@@ -86,6 +92,23 @@ def _add_slice(gm: fx.GraphModule, edits: ShardingEdits, linear: SplitLinear, wo
             edits.problems.append(f"{linear.layer}: {size} {what} do not divide by world size {world}")
         else:
             edits.slices.append((name, dim if name == linear.weight else 0))
+
+
+def _check_heads(gm: fx.GraphModule, edits: ShardingEdits, node: fx.Node, linear: SplitLinear, world: int) -> None:
+    """A column layer's output viewed as heads must keep whole heads on every rank."""
+    shape = node.args[1]
+    if not isinstance(shape, (list, tuple)) or -1 not in shape:
+        return
+    head_size = 1
+    for index, value in enumerate(shape):
+        if isinstance(value, int) and value != -1 and index > shape.index(-1):
+            head_size *= value
+    features = _tensor(gm, linear.weight).shape[0]
+    if head_size > 1 and features % head_size == 0 and (features // head_size) % world:
+        edits.problems.append(
+            f"{linear.layer}: its {features} output features are {features // head_size} heads of {head_size}, "
+            f"which world size {world} does not divide"
+        )
 
 
 def _add_shape_edit(edits: ShardingEdits, node: fx.Node, world: int, layer: str) -> None:

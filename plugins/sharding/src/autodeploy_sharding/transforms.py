@@ -42,7 +42,11 @@ class DetectSharding(BaseTransform):
         return ShardingTransformConfig
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         if shared_config.world_size == 1 or "tp" not in self.config.sharding_dims:
             return gm, _skipped()
@@ -98,7 +102,11 @@ class ShardingTransformExecutor(BaseTransform):
         return ShardingExecutorConfig
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         plan = gm.meta.pop(PLAN_META, None)
         if plan is None or shared_config.world_size == 1:

@@ -1,0 +1,199 @@
+"""Tensor parallelism on CPU: 2 ranks over gloo against 1 rank, on tiny Llama, Qwen2 and Gemma.
+
+The 2-rank runs are real processes started by torch's launcher (what torchrun runs), once for
+all cases (`sharded`); the 1-rank reference runs in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+
+from autodeploy import ConfigError, SharedConfig
+
+pytest.importorskip("autodeploy_export", reason="needs the export plugin")
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).parent
+SOURCES = ("heuristic", "factory", "manual")
+ARCHS = {
+    "llama": transformers.LlamaConfig,
+    "qwen2": transformers.Qwen2Config,
+    "gemma": transformers.GemmaConfig,
+}
+# heads 4, key/value heads 2: grouped-query attention, split 2 ways
+SIZES = dict(
+    vocab_size=128,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=1,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    max_position_embeddings=128,
+    tie_word_embeddings=False,
+)
+SPLIT_PER_LAYER = 7
+TIMEOUT_S = 600
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTODEPLOY_", "RANK", "WORLD_SIZE", "LOCAL_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("tp-models")
+    folders = {}
+    for arch, config_class in ARCHS.items():
+        torch.manual_seed(0)
+        model = transformers.AutoModelForCausalLM.from_config(config_class(**SIZES))
+        model.save_pretrained(root / arch)
+        folders[arch] = str(root / arch)
+    return folders
+
+
+def _cases(checkpoints: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        {"arch": arch, "source": source, "folder": folder} for arch, folder in checkpoints.items() for source in SOURCES
+    ]
+
+
+@pytest.fixture(scope="session")
+def sharded(checkpoints, tmp_path_factory) -> dict[int, dict]:
+    """Every case at world size 2: {rank: {case: result}}."""
+    out = tmp_path_factory.mktemp("tp-out")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        str(HERE / "sharding_worker.py"), str(out), json.dumps(_cases(checkpoints)),
+    ]  # fmt: skip
+    done = subprocess.run(command, env=_clean_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {rank: json.loads((out / f"rank{rank}.json").read_text()) for rank in (0, 1)}
+
+
+@pytest.fixture(scope="session")
+def single(checkpoints) -> dict[str, dict]:
+    from sharding_worker import run_case
+
+    return {
+        f"{case['arch']}/{case['source']}": run_case(case["folder"], case["source"], SharedConfig())
+        for case in _cases(checkpoints)
+    }
+
+
+CASES = [f"{arch}/{source}" for arch in ARCHS for source in SOURCES]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_two_ranks_give_the_logits_and_tokens_of_one(case, sharded, single):
+    reference = torch.tensor(single[case]["logits"])
+    for rank in (0, 1):
+        result = sharded[rank][case]
+        assert result["detected"] == SPLIT_PER_LAYER * SIZES["num_hidden_layers"]
+        assert torch.allclose(torch.tensor(result["logits"]), reference, atol=1e-5, rtol=0)
+        assert result["tokens"] == single[case]["tokens"]
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_each_rank_holds_half_the_split_weights_and_all_replicated_ones(arch, sharded, single):
+    case = f"{arch}/heuristic"
+    whole = single[case]
+    assert whole["split_bytes"] == 0 and not whole["sliced"]  # one rank: nothing is split
+    split_names = set(sharded[0][case]["sliced"])
+    assert {name.rsplit(".", 2)[-2] for name in split_names} == {
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    }  # fmt: skip
+    for rank in (0, 1):
+        result = sharded[rank][case]
+        assert result["split_bytes"] + result["replicated_bytes"] < whole["replicated_bytes"]
+    # the split layers' bytes, whole, are what the two ranks hold together
+    split_total = sharded[0][case]["split_bytes"] + sharded[1][case]["split_bytes"]
+    replicated = sharded[0][case]["replicated_bytes"]
+    assert sharded[0][case]["split_bytes"] == sharded[1][case]["split_bytes"] == split_total // 2
+    assert split_total + replicated == whole["replicated_bytes"]
+
+
+@pytest.fixture(scope="session")
+def llama_graph(checkpoints):
+    """Tiny Llama's exported, loaded graph at world size 1, to plan other world sizes on."""
+    from autodeploy import CachedSequenceInterface, PluginHost
+    from autodeploy.optimizer import InferenceOptimizer
+
+    host = PluginHost.from_environment()
+    factory = host.factory_class("AutoModelForCausalLM")(model=checkpoints["llama"])
+    cm = CachedSequenceInterface(max_seq_len=64, max_batch_size=2)
+    return InferenceOptimizer(factory, {"mode": "graph"}, host=host).run(cm).module.factory_model
+
+
+@pytest.mark.parametrize(
+    ("world_size", "expected"),
+    [
+        (3, "model.layers.0.self_attn.q_proj: 64 output features do not divide by world size 3"),
+        (4, "model.layers.0.self_attn.k_proj: its 32 output features are 2 heads of 16, which world size 4"),
+    ],
+)
+def test_a_world_size_that_does_not_divide_the_heads_is_refused_naming_layer_and_numbers(
+    llama_graph, world_size, expected
+):
+    from autodeploy_sharding.detect import detect
+    from autodeploy_sharding.execute import apply_plan
+
+    before = {name: tuple(t.shape) for name, t in llama_graph.state_dict().items()}
+    plan = detect(
+        llama_graph,
+        rank=0,
+        world_size=world_size,
+        sources=["heuristic"],
+        plans={},
+        simple_shard_only=False,
+        support_partial_config=True,
+        shard_all_unprocessed=False,
+    )
+    with pytest.raises(ConfigError, match=f"cannot shard the model over {world_size} ranks") as raised:
+        apply_plan(llama_graph, plan)
+    assert expected in str(raised.value)
+    assert {name: tuple(t.shape) for name, t in llama_graph.state_dict().items()} == before  # nothing changed
+
+
+def test_a_failing_rank_stops_the_run_and_is_named(tmp_path):
+    driver = (
+        "import sys\n"
+        "from autodeploy.distributed.launch import RanksFailed, launch_ranks\n"
+        "try:\n"
+        "    launch_ranks(2, ['failing_worker'])\n"
+        "except RanksFailed as exc:\n"
+        "    print('FAILED:', exc)\n"
+        "    sys.exit(3)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", driver], env=_clean_env(), capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "FAILED: rank 1 failed with exit code 1" in done.stdout
+    assert "deliberate failure on rank 1" in done.stderr  # the rank's own error reaches the user
+
+
+def test_run_world_size_2_generates_what_one_rank_does(checkpoints, single, tmp_path):
+    from sharding_worker import PROMPT
+
+    report = tmp_path / "report.json"
+    command = [
+        sys.executable, "-m", "autodeploy", "run", "--model", checkpoints["llama"], "--world-size", "2",
+        "--input-ids", ",".join(map(str, PROMPT)), "--max-new-tokens", "8", "--report-json", str(report),
+    ]  # fmt: skip
+    done = subprocess.run(command, env=_clean_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.count("generated ids:") == 1  # rank 0 speaks for both
+    generated = json.loads(report.read_text())["generation"]["new_ids"]
+    expected = single["llama/heuristic"]["tokens"]
+    assert generated == expected[: len(generated)] and len(generated) >= 1
