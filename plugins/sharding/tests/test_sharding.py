@@ -83,12 +83,11 @@ def sharded(checkpoints, tmp_path_factory) -> dict[int, dict]:
 
 @pytest.fixture(scope="session")
 def single(checkpoints) -> dict[str, dict]:
+    """Every case at world size 1 (one run per model: at one rank no source splits anything)."""
     from sharding_worker import run_case
 
-    return {
-        f"{case['arch']}/{case['source']}": run_case(case["folder"], case["source"], SharedConfig())
-        for case in _cases(checkpoints)
-    }
+    by_arch = {arch: run_case(folder, "heuristic", SharedConfig()) for arch, folder in checkpoints.items()}
+    return {f"{arch}/{source}": by_arch[arch] for arch in checkpoints for source in SOURCES}
 
 
 CASES = [f"{arch}/{source}" for arch in ARCHS for source in SOURCES]

@@ -1,0 +1,61 @@
+"""One rank of bench_sharding: build the graph pipeline, generate, report memory and times as JSON.
+
+Run as a script, either alone (world size 1) or under torch's launcher (world size 2).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from autodeploy import CachedSequenceInterface, PluginHost
+from autodeploy.distributed import DistributedContext
+from autodeploy.generation import greedy_generate
+from autodeploy.optimizer import InferenceOptimizer
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def main(folder: str, out: str, new_tokens: int) -> None:
+    context = DistributedContext.from_env()
+    import transformers  # noqa: F401 - imported before the baseline, as every run imports it
+
+    baseline_mb = peak_rss_mb()
+    host = PluginHost.from_environment()
+    factory = host.factory_class("AutoModelForCausalLM")(model=folder)
+    cm = CachedSequenceInterface(max_seq_len=128, max_batch_size=1)
+    tick = time.perf_counter()
+    module = InferenceOptimizer(factory, {"mode": "graph"}, host=host).run(cm).module
+    build_s = time.perf_counter() - tick
+    ids = torch.tensor([list(range(1, 17))])
+    with torch.no_grad():
+        greedy_generate(module, ids, 2)  # warm-up
+        tick = time.perf_counter()
+        greedy_generate(module, ids, new_tokens)
+        generate_s = time.perf_counter() - tick
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+            module(input_ids=ids)
+    reduce_us = sum(e.cpu_time_total for e in profile.key_averages() if e.key == "autodeploy::all_reduce")
+    weights = sum(t.numel() * t.element_size() for t in module.factory_model.state_dict().values())
+    result = {
+        "rank": context.rank,
+        "world_size": context.world_size,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "baseline_rss_mb": round(baseline_mb, 1),
+        "weights_mb": round(weights / 2**20, 1),
+        "build_s": round(build_s, 2),
+        "tokens_per_s": round(new_tokens / generate_s, 3),
+        "all_reduce_ms_per_step": round(reduce_us / 1000, 3),
+    }
+    Path(out, f"w{context.world_size}-rank{context.rank}.json").write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
