@@ -1,6 +1,7 @@
 """The first-party plugins (their code and their tests) use the core only through its public API:
 `autodeploy` (its ``__all__``), `autodeploy.graph` (the torch side), `autodeploy.ops` (the canonical
-ops, registered on import), `autodeploy.runtime` (the serving engine) and `autodeploy.testing`.
+ops, registered on import), `autodeploy.runtime` (the serving engine), `autodeploy.distributed`
+(ranks, weight slices, collectives) and `autodeploy.testing`.
 
 A plugin that reaches into a core module breaks when the core reorganises; this test names every
 such import, file and line, so the name is made public (or the plugin changed) before it lands.
@@ -13,7 +14,14 @@ import importlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_MODULES = ("autodeploy", "autodeploy.graph", "autodeploy.ops", "autodeploy.runtime", "autodeploy.testing")
+PUBLIC_MODULES = (
+    "autodeploy",
+    "autodeploy.graph",
+    "autodeploy.ops",
+    "autodeploy.runtime",
+    "autodeploy.distributed",
+    "autodeploy.testing",
+)
 
 
 def _public_names(module: str) -> set[str] | None:

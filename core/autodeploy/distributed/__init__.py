@@ -7,6 +7,22 @@ ranks. Importing this package is torch-free; `collectives` and `launch` import t
 """
 
 from .context import DistributedContext
+from .launch import RankFailure, RanksFailed, launch_ranks
 from .weight_slices import WeightSlice, set_weight_slice, weight_slices
 
-__all__ = ["DistributedContext", "WeightSlice", "set_weight_slice", "weight_slices"]
+
+def register_collectives() -> None:
+    """Make ``torch.ops.autodeploy.all_reduce`` / ``all_gather`` available (imports torch)."""
+    from . import collectives  # noqa: F401 - registering is the import's effect
+
+
+__all__ = [
+    "DistributedContext",
+    "RankFailure",
+    "RanksFailed",
+    "WeightSlice",
+    "launch_ranks",
+    "register_collectives",
+    "set_weight_slice",
+    "weight_slices",
+]

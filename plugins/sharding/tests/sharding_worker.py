@@ -15,10 +15,9 @@ from typing import Any
 
 import torch
 
-from autodeploy import CachedSequenceInterface, PluginHost, SharedConfig
+from autodeploy import CachedSequenceInterface, InferenceOptimizer, PluginHost, SharedConfig
 from autodeploy.distributed import DistributedContext, weight_slices
-from autodeploy.generation import greedy_generate, logits_of
-from autodeploy.optimizer import InferenceOptimizer
+from autodeploy.graph import greedy_generate, logits_of
 
 PROMPT = [1, 5, 9, 20, 3, 7, 11, 2]
 NEW_TOKENS = 32

@@ -125,8 +125,7 @@ def test_each_rank_holds_half_the_split_weights_and_all_replicated_ones(arch, sh
 @pytest.fixture(scope="session")
 def llama_graph(checkpoints):
     """Tiny Llama's exported, loaded graph at world size 1, to plan other world sizes on."""
-    from autodeploy import CachedSequenceInterface, PluginHost
-    from autodeploy.optimizer import InferenceOptimizer
+    from autodeploy import CachedSequenceInterface, InferenceOptimizer, PluginHost
 
     host = PluginHost.from_environment()
     factory = host.factory_class("AutoModelForCausalLM")(model=checkpoints["llama"])
@@ -167,7 +166,7 @@ def test_a_world_size_that_does_not_divide_the_heads_is_refused_naming_layer_and
 def test_a_failing_rank_stops_the_run_and_is_named(tmp_path):
     driver = (
         "import sys\n"
-        "from autodeploy.distributed.launch import RanksFailed, launch_ranks\n"
+        "from autodeploy.distributed import RanksFailed, launch_ranks\n"
         "try:\n"
         "    launch_ranks(2, ['failing_worker'])\n"
         "except RanksFailed as exc:\n"

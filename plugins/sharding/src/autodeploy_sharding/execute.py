@@ -13,7 +13,7 @@ import torch
 from torch import fx, nn
 
 from autodeploy import ConfigError
-from autodeploy.distributed import WeightSlice, set_weight_slice
+from autodeploy.distributed import WeightSlice, register_collectives, set_weight_slice
 
 from .plan import ShardingPlan, SplitLinear
 
@@ -50,8 +50,7 @@ def apply_plan(gm: fx.GraphModule, plan: ShardingPlan) -> int:
         shape = list(node.args[1])
         shape[index] = value
         node.args = (node.args[0], shape, *node.args[2:])
-    from autodeploy.distributed import collectives  # noqa: F401 - registers torch.ops.autodeploy.*
-
+    register_collectives()
     for group in plan.groups:
         _reduce_after(gm, nodes[group.row.node])
     for linear in plan.gathers:
