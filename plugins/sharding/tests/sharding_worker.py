@@ -17,7 +17,7 @@ import torch
 
 from autodeploy import CachedSequenceInterface, InferenceOptimizer, PluginHost, SharedConfig
 from autodeploy.distributed import DistributedContext, weight_slices
-from autodeploy.graph import greedy_generate, logits_of
+from autodeploy.graph import greedy_generate, logits_of, named_graphmodules
 
 PROMPT = [1, 5, 9, 20, 3, 7, 11, 2]
 NEW_TOKENS = 32
@@ -46,16 +46,20 @@ def run_case(folder: str, source: str, shared_config: SharedConfig) -> dict[str,
     ids = torch.tensor([PROMPT])
     with torch.no_grad():
         logits = logits_of(module(input_ids=ids))
-        tokens = greedy_generate(module, ids, NEW_TOKENS)[0, len(PROMPT) :].tolist()
-    graph = module.factory_model
-    sliced = weight_slices(graph)
+        # through the KV cache (cache_init ran after sharding: each rank caches only its heads)
+        tokens = greedy_generate(module, ids, NEW_TOKENS, cm=cm)[0, len(PROMPT) :].tolist()
     split_bytes = replicated_bytes = 0
-    for name, tensor in graph.state_dict().items():
-        size = tensor.numel() * tensor.element_size()
-        if name in sliced:
-            split_bytes += size
-        else:
-            replicated_bytes += size
+    sliced: set[str] = set()
+    for _, graph in named_graphmodules(module):
+        slices = weight_slices(graph)
+        sliced.update(slices)
+        for name, tensor in graph.state_dict().items():
+            size = tensor.numel() * tensor.element_size()
+            if name in slices:
+                split_bytes += size
+            else:
+                replicated_bytes += size
+        break  # the outermost graph holds every weight
     (detection,) = result.report.by_key("detect_sharding")
     return {
         "logits": logits[0].tolist(),
@@ -64,6 +68,7 @@ def run_case(folder: str, source: str, shared_config: SharedConfig) -> dict[str,
         "replicated_bytes": replicated_bytes,
         "sliced": sorted(sliced),
         "detected": detection.num_matches,
+        "cache_bytes": cm.cache_bytes(),
     }
 
 

@@ -116,6 +116,9 @@ def test_each_rank_holds_half_the_split_weights_and_all_replicated_ones(arch, sh
         result = sharded[rank][case]
         assert result["split_bytes"] + result["replicated_bytes"] < whole["replicated_bytes"]
     # the split layers' bytes, whole, are what the two ranks hold together
+    # each rank's KV cache holds its half of the key/value heads
+    assert whole["cache_bytes"] > 0
+    assert sharded[0][case]["cache_bytes"] == sharded[1][case]["cache_bytes"] == whole["cache_bytes"] // 2
     split_total = sharded[0][case]["split_bytes"] + sharded[1][case]["split_bytes"]
     replicated = sharded[0][case]["replicated_bytes"]
     assert sharded[0][case]["split_bytes"] == sharded[1][case]["split_bytes"] == split_total // 2
@@ -130,7 +133,10 @@ def llama_graph(checkpoints):
     host = PluginHost.from_environment()
     factory = host.factory_class("AutoModelForCausalLM")(model=checkpoints["llama"])
     cm = CachedSequenceInterface(max_seq_len=64, max_batch_size=2)
-    return InferenceOptimizer(factory, {"mode": "graph"}, host=host).run(cm).module.factory_model
+    from autodeploy.graph import named_graphmodules
+
+    module = InferenceOptimizer(factory, {"mode": "graph"}, host=host).run(cm).module
+    return next(graph for _, graph in named_graphmodules(module))
 
 
 @pytest.mark.parametrize(
