@@ -21,21 +21,26 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..atomic import atomic_write_text
 from ..errors import AutodeployError, ConfigError, TransformError
-from ..optimizer import InferenceOptimizer, build_factory, build_sequence_interface
+from ..optimizer import build_sequence_interface
 from ..optimizer.pipeline_config import PYTHON_SOURCE, PipelineConfig, build_pipeline_config
 from .config_options import add_set_option
-from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
+from .model_source import CACHE_DIR_VAR, ResolvedModel
 from .output import write_text
-from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
+from .prompting import GIVEN_IDS, EncodedPrompt, encode_prompt, parse_input_ids
 from .ranks import add_world_size_option, launch_if_requested, quiet_unless_main
 from .run_checks import check_ids_fit_vocabulary, check_report_path
 from .run_debug import add_debug_options, attach_debug_options
+from .run_generation import (
+    add_generation_options,
+    encode_prompts,
+    generate_answers,
+    read_prompts_file,
+    sampling_params_from,
+)
 
 if TYPE_CHECKING:
-    import torch
-
     from ..interface import CachedSequenceInterface
-    from ..optimizer import RunResult
+    from ..optimizer import InferenceOptimizer, RunResult
     from ..plugin import PluginHost
     from ..records import RunReport
     from .logits_check import CheckResult
@@ -84,6 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         action="store_true",
         help="send the prompt as it is, not through the tokenizer's chat template",
     )
+    add_generation_options(parser, prompt)
     parser.add_argument(
         "--max-new-tokens",
         type=_non_negative_int,
@@ -144,11 +150,14 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         _check_fits(len(given_ids), args.max_new_tokens, config)
     check_report_path(args.report_json)
 
-    resolved = resolve_model(args.model if args.model is not None else config.model, host, default_cache_dir())
+    params = sampling_params_from(args)
+    prompt_lines = read_prompts_file(args.prompts_file) if args.prompts_file is not None else None
+
+    from ..runtime import build_engine, prepare_pipeline
+
+    prepared = prepare_pipeline(host, config, args.model)  # validates every entry, before torch is loaded
+    config, resolved, factory, optimizer = prepared.config, prepared.resolved, prepared.factory, prepared.optimizer
     timings["resolve_model_s"] = resolved.seconds
-    config = config.model_copy(update={"model": resolved.path})
-    factory = build_factory(host, config)
-    optimizer = InferenceOptimizer(factory, config, host=host)  # validates every entry, before torch is loaded
     check_ids_fit_vocabulary(given_ids, factory)
     write_text(f"model: {resolved.describe()}")
     write_text(f"mode: {config.mode}")
@@ -157,37 +166,52 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
 
     tick = time.perf_counter()
     tokenizer = factory.init_tokenizer()
-    prompt = _encode(tokenizer, args, given_ids, resolved)
+    if prompt_lines is not None:
+        prompts = encode_prompts(tokenizer, prompt_lines, raw=args.raw_prompt)
+    else:
+        prompts = [_encode(tokenizer, args, given_ids, resolved)]
+        _check_fits(len(prompts[0].ids), args.max_new_tokens, config)
     timings["tokenize_s"] = time.perf_counter() - tick
-    _check_fits(len(prompt.ids), args.max_new_tokens, config)
+    prompt = prompts[0]  # --check and the debug options look at the first prompt
     input_ids = torch.tensor([prompt.ids], dtype=torch.long, device=config.device)
     with _user_ids_errors(prompt):
         observers = attach_debug_options(args, host, optimizer, factory, config, input_ids)
 
-    result, cm = _optimize(optimizer, config, resolved, args.report_json, timings)
+    cm = build_sequence_interface(config)
+    result = _optimize(optimizer, cm, config, resolved, args.report_json, timings)
     observers.report()
-    eos_ids = end_of_sequence_ids(factory, tokenizer)
-    generation = _generate(result.module, input_ids, prompt, tokenizer, eos_ids, args.max_new_tokens, timings, cm)
+    engine = build_engine(result.module, cm, tokenizer, factory, resolved.path)
+    generations = generate_answers(engine, prompts, params, args.max_new_tokens, timings)
 
     check: Optional[CheckResult] = None
     if args.check:
         from .logits_check import check_against_eager
 
         with _user_ids_errors(prompt):
-            check = check_against_eager(result.module, factory, input_ids, config.device, args.check_tol)
+            check = check_against_eager(
+                result.module,
+                factory,
+                input_ids,
+                config.device,
+                args.check_tol,
+                run_optimized=lambda ids: engine.prompt_logits(ids[0].tolist()),
+            )
         timings["check_s"] = check.seconds
         write_text(check.describe())
 
     timings["total_s"] = time.perf_counter() - started
     if args.report_json and rank.is_main:
         payload = {
-            "ok": check is None or check.passed,
+            "ok": (check is None or check.passed) and not any(g["error"] for g in generations),
             **_common_payload(config, resolved, result.report, timings),
             "prompt": {"text": prompt.text, "how": prompt.how, "input_ids": prompt.ids},
-            "generation": generation,
+            "generation": generations[0],
             "check": check.to_dict() if check is not None else None,
             **observers.to_dict(),
         }
+        if len(prompts) > 1:
+            payload["prompts"] = [{"text": p.text, "how": p.how, "input_ids": p.ids} for p in prompts]
+            payload["generations"] = generations
         _write_report(args.report_json, payload)
     if check is not None and not check.passed:
         write_text(
@@ -197,18 +221,20 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
             stream=sys.stderr,
         )
         return EXIT_CHECK_FAILED
+    if any(generation["error"] for generation in generations):
+        return EXIT_CHECK_FAILED  # a refused prompt (reported above); the others were answered
     return 0
 
 
 def _optimize(
     optimizer: InferenceOptimizer,
+    cm: CachedSequenceInterface,
     config: PipelineConfig,
     resolved: ResolvedModel,
     report_json: Optional[str],
     timings: dict[str, float],
-) -> tuple[RunResult, CachedSequenceInterface]:
+) -> RunResult:
     """Run the pipeline and print its report; a failed run still prints and writes what it did."""
-    cm = build_sequence_interface(config)
     tick = time.perf_counter()
     try:
         result = optimizer.run(cm)
@@ -222,43 +248,7 @@ def _optimize(
     timings["pipeline_s"] = time.perf_counter() - tick
     write_text(result.report.format_table())
     write_text(f"pipeline: {len(result.report.records)} transform(s) in {timings['pipeline_s']:.2f} s")
-    return result, cm
-
-
-def _generate(
-    module: Any,
-    input_ids: torch.Tensor,
-    prompt: EncodedPrompt,
-    tokenizer: Any,
-    eos_ids: list[int],
-    max_new_tokens: int,
-    timings: dict[str, float],
-    cm: Optional[CachedSequenceInterface] = None,
-) -> dict[str, Any]:
-    """Generate greedily, print the answer (text, or ids without a tokenizer); return it for the report."""
-    from ..generation import greedy_generate
-
-    shown = prompt.text if prompt.text is not None else prompt.ids
-    write_text(f"prompt ({prompt.how}, {len(prompt.ids)} tokens): {shown}")
-    tick = time.perf_counter()
-    with _user_ids_errors(prompt):
-        output = greedy_generate(module, input_ids, max_new_tokens, eos_token_id=eos_ids or None, cm=cm)
-    seconds = timings["generate_s"] = time.perf_counter() - tick
-    new_ids = [int(token) for token in output[0, len(prompt.ids) :].tolist()]
-    text = decode(tokenizer, new_ids) if tokenizer is not None else None
-    write_text(text if text is not None else f"generated ids: {','.join(map(str, new_ids))}")
-    rate = len(new_ids) / seconds if seconds > 0 else 0.0
-    how = "KV cache" if cm is not None and cm.cache_names else "no KV cache"
-    write_text(f"generated {len(new_ids)} token(s) in {seconds:.2f} s ({rate:.1f} tokens/s, {how})")
-    return {
-        "new_ids": new_ids,
-        "text": text,
-        "num_new_tokens": len(new_ids),
-        "max_new_tokens": max_new_tokens,
-        "eos_token_ids": eos_ids,
-        "ended_with_eos": bool(new_ids) and new_ids[-1] in eos_ids,
-        "tokens_per_s": rate,
-    }
+    return result
 
 
 def _encode(
