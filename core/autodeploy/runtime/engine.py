@@ -238,7 +238,7 @@ class Engine:
         completing = [i for i, s in enumerate(plan) if s.completes]
         if len(completing) == len(plan):
             return logits
-        return logits.index_select(0, torch.tensor(completing, device=logits.device))
+        return logits.index_select(0, torch.tensor(completing, dtype=torch.long, device=logits.device))
 
     def _forward_uncached(self, plan: list[ScheduledRequest]) -> torch.Tensor:
         """Re-run each request's whole sequence; the last position's logits of each."""
