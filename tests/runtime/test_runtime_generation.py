@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import MAX_BATCH_SIZE, MAX_SEQ_LEN, hf_greedy, prompt_of
+from runtime_support import MAX_BATCH_SIZE, MAX_SEQ_LEN, hf_greedy, prompt_of
 
 from autodeploy.runtime import ABORT, ERROR, LENGTH, STOP, Engine, RequestError, SamplingParams
 
