@@ -39,6 +39,9 @@ class TransformRecord:
     skipped_on_error: bool = False
     # short remarks the transform made about this run (e.g. "cache hit"), shown next to the status
     notes: list[str] = field(default_factory=list)
+    # what the transform noted beyond its match count (`BaseTransform.add_details`), e.g. the bytes
+    # of the weights it rewrote before and after
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_matches(self) -> int:
@@ -81,8 +84,12 @@ class RunReport:
         return json.dumps(self.to_dict(), indent=2)
 
     def format_table(self) -> str:
-        """A fixed-width table for terminals: stage, key, status, matches, time, memory change."""
-        header = ("stage", "key", "status", "matches", "time", "mem")
+        """A fixed-width table for terminals: stage, key, status, matches, time, memory change (and
+        the transforms' details, when any noted some)."""
+        with_details = any(record.details for record in self.records)
+        header: tuple[str, ...] = ("stage", "key", "status", "matches", "time", "mem")
+        if with_details:
+            header = (*header, "details")
         rows = [
             (
                 record.stage.value,
@@ -92,6 +99,7 @@ class RunReport:
                 f"{record.wall_time_s:.3f}s",
                 f"{record.mem_change_mb:+.1f}MB",
             )
+            + ((format_details(record.details),) if with_details else ())
             for record in self.records
         ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -107,3 +115,24 @@ def _status_text(record: TransformRecord) -> str:
     """The status column: the status, then why it was skipped and the transform's notes, if any."""
     remarks = (["skipped on error"] if record.skipped_on_error else []) + list(record.notes)
     return f"{record.status.value} ({', '.join(remarks)})" if remarks else record.status.value
+
+
+def format_details(details: dict[str, Any]) -> str:
+    """``groups=30 bytes_before=1.2MB bytes_after=0.6MB``: byte counts (names ending in ``bytes``
+    or starting ``bytes_``) in readable units."""
+    parts = []
+    for name, value in details.items():
+        if isinstance(value, int) and not isinstance(value, bool) and ("bytes" in name):
+            parts.append(f"{name}={_readable_bytes(value)}")
+        elif isinstance(value, float):
+            parts.append(f"{name}={value:.4g}")
+        else:
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+def _readable_bytes(count: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if abs(count) >= size:
+            return f"{count / size:.1f}{unit}"
+    return f"{count}B"

@@ -13,6 +13,10 @@ see through it. Importing this package imports torch and registers the ops (once
 - ``torch.ops.autodeploy.torch_repeat_kv(x, n_rep)``: grouped-query attention's head repetition;
 - ``torch.ops.autodeploy.torch_cached_attention(...)``: the ``torch`` backend's cached attention
   over the packed step layout (prefill and decode mixed), see `autodeploy.ops.cached_attention`.
+
+Imported on their own by the transforms that insert them (not by this package): `norms`
+(``torch_rmsnorm``, ``fused_add_rms_norm``), `mlp` (``torch_swiglu_mlp``, ``silu_and_mul``) and
+`quant` (``int8_weight_linear``, ``int4_weight_linear``).
 """
 
 from __future__ import annotations

@@ -71,6 +71,18 @@ class BaseTransform:
         """Add a short remark to this run's record (e.g. ``"cache hit"``): the run report shows it
         next to the status, so a user sees why a run took the time it did."""
         self._notes.append(text)
+        self._details: dict[str, Any] = {}
+
+    def add_details(self, **facts: Any) -> None:
+        """Note what this run did beyond its match count (e.g. ``bytes_before=..., bytes_after=...``),
+        for the run report. Numbers given again (once per GraphModule) add up; other values replace."""
+        for name, value in facts.items():
+            previous = self._details.get(name)
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if is_number and isinstance(previous, (int, float)) and not isinstance(previous, bool):
+                self._details[name] = previous + value
+            else:
+                self._details[name] = value
 
     @classmethod
     def declared_key(cls) -> str:
@@ -129,6 +141,7 @@ class BaseTransform:
         info_last = history[-1].info if history else TransformInfo(skipped=False, num_matches=0)
         self.last_error = None
         self._notes = []
+        self._details = {}
 
         mem_before = memory.take_snapshot()
         start = time.perf_counter()
@@ -175,6 +188,7 @@ class BaseTransform:
             traceback=traceback_text,
             skipped_on_error=self.last_error is not None and self.config.skip_on_error,
             notes=list(self._notes),
+            details=dict(self._details),
         )
         _append_history(mod, record)
         self.last_record = record
