@@ -80,7 +80,9 @@ def test_checkpoint_folder_through_the_graph_pipeline_generates_like_hf(
     assert keys[0] == "build_model" and "export_to_gm" in keys and "load_weights" in keys
     # everything ran, except what the graph preset ships disabled (opt-in transforms)
     assert {record["key"] for record in report["transforms"] if record["status"] != "applied"} == {
-        "gather_logits_before_lm_head"
+        "gather_logits_before_lm_head",
+        "quantize_int8_linear",
+        "quantize_int4_linear",
     }
     assert all(record["status"] in ("applied", "disabled") for record in report["transforms"])
     for name in ("resolve_model_s", "pipeline_s", "generate_s", "check_s", "total_s"):
