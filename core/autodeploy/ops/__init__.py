@@ -14,15 +14,39 @@ see through it. Importing this package imports torch and registers the ops (once
 - ``torch.ops.autodeploy.torch_cached_attention(...)``: the ``torch`` backend's cached attention
   over the packed step layout (prefill and decode mixed), see `autodeploy.ops.cached_attention`.
 
-Imported on their own by the transforms that insert them (not by this package): `norms`
-(``torch_rmsnorm``, ``fused_add_rms_norm``), `mlp` (``torch_swiglu_mlp``, ``silu_and_mul``) and
-`quant` (``int8_weight_linear``, ``int4_weight_linear``).
+- `norms`: ``torch_rmsnorm(x, weight, eps, backend)`` and ``fused_add_rms_norm`` (the residual add
+  joined with the norm);
+- `mlp`: ``torch_swiglu_mlp(x, gate_w, up_w, down_w, ...)`` and ``silu_and_mul(gate_up)``;
+- `quant`: weight-only ``int8_weight_linear`` (per-channel) and ``int4_weight_linear`` (group-wise,
+  int4pack layout), with the helpers that quantize and pack weights for them.
+
+This is a public module of the plugin API (``from autodeploy.ops import ...``).
 """
 
 from __future__ import annotations
 
-from . import attention, cached_attention  # noqa: F401 - registers the ops
+from . import attention, cached_attention, mlp, norms, quant  # noqa: F401 - registers the ops
+from .norms import RMSNORM_BACKENDS
+from .quant import (
+    INT4_BACKENDS,
+    INT8_BACKENDS,
+    dequantize_int4,
+    dequantize_int8,
+    pack_int4,
+    quantize_int4_groupwise,
+    quantize_int8_per_channel,
+)
 
 NAMESPACE = "autodeploy"
 
-__all__ = ["NAMESPACE"]
+__all__ = [
+    "INT4_BACKENDS",
+    "INT8_BACKENDS",
+    "NAMESPACE",
+    "RMSNORM_BACKENDS",
+    "dequantize_int4",
+    "dequantize_int8",
+    "pack_int4",
+    "quantize_int4_groupwise",
+    "quantize_int8_per_channel",
+]

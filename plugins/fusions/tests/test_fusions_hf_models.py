@@ -13,11 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from autodeploy_export.device_retarget import retarget_device  # noqa: E402
 from autodeploy_export.export_transform import ExportToGM  # noqa: E402
 from autodeploy_fusions import transforms as T  # noqa: E402
 
 from autodeploy import CachedSequenceInterface, SharedConfig, TransformStatus  # noqa: E402
+from autodeploy.graph import retarget_device  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ class Pipeline:
     def _run(self, mod, transform, stage: str, check: bool):
         instance = transform.from_kwargs(stage=stage)
         mod = instance(mod, self.cm, None, SharedConfig())
-        key = transform.get_transform_key()
+        key = transform.declared_key()
         self.records[key] = instance.last_record
         if check:
             self.diffs[key] = self._diff(mod)
@@ -126,7 +126,7 @@ def test_matchers_keep_the_logits(pipeline):
     assert pipeline.diffs["loaded"] < 1e-4
 
 
-@pytest.mark.parametrize("key", [t.get_transform_key() for t in FUSIONS])
+@pytest.mark.parametrize("key", [t.declared_key() for t in FUSIONS])
 def test_each_fusion_keeps_the_logits(pipeline, key):
     assert pipeline.diffs[key] < 1e-4
 

@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from autodeploy import CachedSequenceInterface, InferenceOptimizer  # noqa: E402
-from autodeploy.plugin import PluginHost  # noqa: E402
+from autodeploy import PluginHost  # noqa: E402
 
 # A fixed paragraph for the likelihood checks (plain English prose, ~90 tokens).
 PARAGRAPH = (
@@ -62,7 +62,7 @@ def fresh_copy(module):
 
 def mean_nll(module, ids) -> float:
     """Mean negative log-likelihood per token of `ids` [1, L] under `module`'s next-token logits."""
-    from autodeploy.generation import logits_of
+    from autodeploy.graph import logits_of
 
     with torch.no_grad():
         logits = logits_of(module(input_ids=ids)).float()

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from conftest import PARAGRAPH, fresh_copy, mean_nll  # noqa: E402
 
 from autodeploy import TransformStatus  # noqa: E402
-from autodeploy.generation import greedy_generate  # noqa: E402
+from autodeploy.graph import greedy_generate  # noqa: E402
 from autodeploy.testing import run_transform  # noqa: E402
 
 pytestmark = pytest.mark.slow

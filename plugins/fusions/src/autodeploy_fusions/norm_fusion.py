@@ -20,7 +20,7 @@ _ADD = "aten.add.Tensor"
 
 def set_rmsnorm_backend(gm: fx.GraphModule, backend: str) -> int:
     """Make every RMSNorm op of `gm` (plain or fused with the add) use `backend`; returns how many."""
-    from autodeploy.ops.norms import RMSNORM_BACKENDS
+    from autodeploy.ops import RMSNORM_BACKENDS
 
     if backend not in RMSNORM_BACKENDS:
         raise ValueError(f"unknown rmsnorm backend {backend!r}; known: {', '.join(RMSNORM_BACKENDS)}")
@@ -49,7 +49,7 @@ def fuse_add_rmsnorms(gm: fx.GraphModule) -> int:
 
     import torch
 
-    import autodeploy.ops.norms  # noqa: F401 - registers the op
+    import autodeploy.ops  # noqa: F401 - registers the op
 
     op = torch.ops.autodeploy.fused_add_rms_norm.default
     count = 0

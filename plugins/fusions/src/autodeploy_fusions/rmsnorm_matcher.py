@@ -111,9 +111,11 @@ def _looks_like_vector(node: Any) -> bool:
 
 def replace_rmsnorms(gm: fx.GraphModule) -> int:
     """Replace every safe RMSNorm of `gm` with ``autodeploy::torch_rmsnorm``; returns how many."""
-    from autodeploy.ops.norms import rmsnorm_op
+    import torch
 
-    op = rmsnorm_op()
+    import autodeploy.ops  # noqa: F401 - registers the op
+
+    op = torch.ops.autodeploy.torch_rmsnorm.default
     matches = find_rmsnorms(gm)
     for match in matches:
         with gm.graph.inserting_before(match.output):

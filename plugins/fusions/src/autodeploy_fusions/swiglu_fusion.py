@@ -26,7 +26,7 @@ def lower_swiglus(gm: fx.GraphModule, backend: str = "torch") -> int:
     """Rewrite every SwiGLU op whose gate/up weights are loaded parameters; returns how many."""
     import torch
 
-    import autodeploy.ops.mlp  # noqa: F401 - registers the ops
+    import autodeploy.ops  # noqa: F401 - registers the ops
 
     if backend not in SWIGLU_BACKENDS:
         raise ValueError(f"unknown swiglu backend {backend!r}; known: {', '.join(SWIGLU_BACKENDS)}")

@@ -72,7 +72,7 @@ def replace_swiglus(gm: fx.GraphModule) -> int:
     """Replace every safe SwiGLU MLP of `gm` with ``autodeploy::torch_swiglu_mlp``; returns how many."""
     import torch
 
-    import autodeploy.ops.mlp  # noqa: F401 - registers the op
+    import autodeploy.ops  # noqa: F401 - registers the op
 
     op = torch.ops.autodeploy.torch_swiglu_mlp.default
     matches = find_swiglus(gm)

@@ -29,7 +29,7 @@ class MatchRMSNormPattern(BaseTransform):
     """Replace RMSNorm model code (float32 statistics, ``rsqrt(mean(x**2) + eps)``, times a weight)
     with ``autodeploy::torch_rmsnorm``. Reports the number of norms replaced; results unchanged."""
 
-    _transform_key: ClassVar[Optional[str]] = "match_rmsnorm_pattern"
+    transform_key: ClassVar[str] = "match_rmsnorm_pattern"
 
     def _apply(
         self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
@@ -43,7 +43,7 @@ class MatchSwiGLUPattern(BaseTransform):
     """Replace the SwiGLU MLP (``down(silu(gate(x)) * up(x))``) with ``autodeploy::torch_swiglu_mlp``.
     Reports the number of MLPs replaced; results unchanged."""
 
-    _transform_key: ClassVar[Optional[str]] = "match_swiglu_pattern"
+    transform_key: ClassVar[str] = "match_swiglu_pattern"
 
     def _apply(
         self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
@@ -57,7 +57,7 @@ class EliminateRedundantTransposes(BaseTransform):
     """Remove transpose/permute pairs that undo each other (a ``contiguous`` between them is kept).
     Reports the number of pairs removed."""
 
-    _transform_key: ClassVar[Optional[str]] = "eliminate_redundant_transposes"
+    transform_key: ClassVar[str] = "eliminate_redundant_transposes"
 
     def _apply(
         self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
@@ -73,7 +73,7 @@ class FuseGemms(BaseTransform):
     many linears went into them and the bytes of their weights (the same before and after: the
     gain is fewer, larger products)."""
 
-    _transform_key: ClassVar[Optional[str]] = "fuse_gemms"
+    transform_key: ClassVar[str] = "fuse_gemms"
 
     def _apply(
         self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
@@ -101,7 +101,7 @@ class FuseRMSNorm(BaseTransform):
     """Point every ``autodeploy::torch_rmsnorm`` (and fused add+norm) at the configured kernel.
     Matches are the norms switched; the report names the backend."""
 
-    _transform_key: ClassVar[Optional[str]] = "fuse_rmsnorm"
+    transform_key: ClassVar[str] = "fuse_rmsnorm"
     config: FuseRMSNormConfig
 
     @classmethod
@@ -130,7 +130,7 @@ class FuseAddRMSNorm(BaseTransform):
     """Join a residual add and the RMSNorm reading it into ``autodeploy::fused_add_rms_norm``
     (returns the norm and the sum). Matches are the pairs joined."""
 
-    _transform_key: ClassVar[Optional[str]] = "fuse_add_rms_norm"
+    transform_key: ClassVar[str] = "fuse_add_rms_norm"
     config: FuseAddRMSNormConfig
 
     @classmethod
@@ -160,7 +160,7 @@ class FuseSwiGLU(BaseTransform):
     concatenated, ``silu_and_mul``, and the down product. Matches are the MLPs lowered; the report
     notes the bytes of their weights before and after (unchanged: two products instead of three)."""
 
-    _transform_key: ClassVar[Optional[str]] = "fuse_swiglu"
+    transform_key: ClassVar[str] = "fuse_swiglu"
     config: FuseSwiGLUConfig
 
     @classmethod

@@ -12,7 +12,7 @@ def int8_maker(backend: str):
     """Per-channel int8 weights for ``autodeploy::int8_weight_linear`` with `backend`."""
     import torch
 
-    from autodeploy.ops.quant import quantize_int8_per_channel
+    from autodeploy.ops import quantize_int8_per_channel
 
     op = torch.ops.autodeploy.int8_weight_linear.default
 
@@ -31,7 +31,7 @@ def int4_maker(group_size: int, backend: str):
     """Group-wise 4-bit weights (int4pack layout) for ``autodeploy::int4_weight_linear``."""
     import torch
 
-    from autodeploy.ops.quant import pack_int4, quantize_int4_groupwise
+    from autodeploy.ops import pack_int4, quantize_int4_groupwise
 
     op = torch.ops.autodeploy.int4_weight_linear.default
 

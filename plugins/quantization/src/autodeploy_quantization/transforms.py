@@ -46,7 +46,7 @@ class QuantizeInt8Linear(BaseTransform):
     through ``autodeploy::int8_weight_linear``. Matches are the linears quantized; the report notes
     their weight bytes before and after."""
 
-    _transform_key: ClassVar[Optional[str]] = "quantize_int8_linear"
+    transform_key: ClassVar[str] = "quantize_int8_linear"
     config: QuantizeInt8Config
 
     @classmethod
@@ -56,7 +56,7 @@ class QuantizeInt8Linear(BaseTransform):
     def _apply(
         self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
     ) -> tuple[fx.GraphModule, TransformInfo]:
-        import autodeploy.ops.quant  # noqa: F401 - registers the op
+        import autodeploy.ops  # noqa: F401 - registers the op
 
         from .linear_rewrite import quantize_linears
         from .quantizers import int8_maker
@@ -84,7 +84,7 @@ class QuantizeInt4Linear(BaseTransform):
     computed through ``autodeploy::int4_weight_linear``. Matches are the linears quantized; the
     report notes their weight bytes before and after."""
 
-    _transform_key: ClassVar[Optional[str]] = "quantize_int4_linear"
+    transform_key: ClassVar[str] = "quantize_int4_linear"
     config: QuantizeInt4Config
 
     @classmethod
@@ -94,7 +94,7 @@ class QuantizeInt4Linear(BaseTransform):
     def _apply(
         self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
     ) -> tuple[fx.GraphModule, TransformInfo]:
-        import autodeploy.ops.quant  # noqa: F401 - registers the op
+        import autodeploy.ops  # noqa: F401 - registers the op
 
         from .linear_rewrite import quantize_linears
         from .quantizers import int4_maker
