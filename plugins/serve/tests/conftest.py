@@ -15,16 +15,6 @@ import pytest
 from serve_test_support import API_KEY, MAX_BATCH_SIZE, MAX_QUEUE, TINY, ServerProcess, session_cache, start_server
 
 
-@pytest.fixture(scope="session", autouse=True)
-def needs_the_runtime() -> None:
-    """The runtime (Engine, LLM, SamplingParams) lands on main separately; until it does, the
-    server cannot run and these tests have nothing to test."""
-    import importlib.util
-
-    if importlib.util.find_spec("autodeploy.runtime") is None:
-        pytest.skip("the serve plugin needs autodeploy.runtime, which is not installed")
-
-
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cache = session_cache(tmp_path_factory)
