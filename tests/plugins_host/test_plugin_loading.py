@@ -170,6 +170,7 @@ def test_good_plugin_transform_factory_and_modes_are_usable(host):
     entry = host.mode("graph")["hello"]
     assert entry == {"stage": "post_export", "run_per_gm": False, "greeting": "hello from graph"}
     transform = hello(hello.get_config_class()(**entry))
+    transform.key = host.transform_key_of(hello)  # outside a pipeline, the key comes from the registration
     module = transform(torch.nn.Linear(2, 2), None, None, SharedConfig())
     assert module.greeting == "hello from graph"
     assert get_history(module)[-1].key == "hello"

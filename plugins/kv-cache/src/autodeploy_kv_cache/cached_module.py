@@ -88,7 +88,14 @@ class CachedModule(nn.Module):
             step[spec.name] = spec.allocate(self.backend, batch, length, device)
         packed = self._run_step(input_ids.reshape(1, -1), position_ids.reshape(1, -1), step)
         logits = logits_of(packed)
-        return logits.reshape(batch, length, *logits.shape[2:])
+        if logits.shape[1] == batch * length:
+            return logits.reshape(batch, length, *logits.shape[2:])
+        if batch > 1:
+            # the graph projects only the packed row's last position (gather_logits_before_lm_head):
+            # one sequence per call gives each sequence's own last position
+            rows = [self._whole_sequences(input_ids[i : i + 1], position_ids[i : i + 1]) for i in range(batch)]
+            return torch.cat(rows, dim=0)
+        return logits
 
 
 class CachedGraphModule(CachedModule):
