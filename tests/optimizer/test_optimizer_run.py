@@ -10,10 +10,13 @@ from tiny_pipeline_plugin import TINY_MODE, TinyMLP
 
 from autodeploy import (
     AutodeployError,
+    BaseTransform,
     CachedSequenceInterface,
+    ConfigError,
     SharedConfig,
     Stages,
     TransformError,
+    TransformInfo,
     TransformStatus,
     hookimpl,
 )
@@ -197,9 +200,25 @@ def test_a_failing_transform_raises_with_the_report(host, factory, cm):
     assert not any(call[0] == "after_transform" and call[1] == "explode" for call in recorder.calls)
 
 
+class ShardingPlugin:
+    """Provides a (do-nothing) sharding transform: ranks beyond one are then allowed."""
+
+    @hookimpl
+    def autodeploy_register_transforms(self, register):
+        class DetectSharding(BaseTransform):
+            def _apply(self, gm, cm, factory, shared_config):
+                return gm, TransformInfo(skipped=True, num_matches=0)
+
+        register("detect_sharding", DetectSharding)
+
+
 def test_shared_config_defaults_to_the_world_size(host, factory):
+    with pytest.raises(ConfigError, match="no installed plugin provides a sharding transform"):
+        InferenceOptimizer(factory, {"world_size": 4, "transforms": {}}, host=host)
+    host.register(ShardingPlugin(), name="sharding-test-plugin")
     optimizer = InferenceOptimizer(factory, {"world_size": 4, "transforms": {}}, host=host)
     assert optimizer.shared_config.world_size == 4
+    assert InferenceOptimizer(factory, {"tensor_parallel_size": 2}, host=host).shared_config.world_size == 2
     given = SharedConfig(local_rank=1, world_size=2)
     assert InferenceOptimizer(factory, PipelineConfig(), host=host, shared_config=given).shared_config is given
 

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..atomic import atomic_write_text
 from ..errors import AutodeployError, ConfigError, TransformError
 from ..optimizer import InferenceOptimizer, build_factory, build_sequence_interface
-from ..optimizer.pipeline_config import PYTHON_SOURCE, PipelineConfig, build_pipeline_config
-from .config_options import add_set_option
+from ..optimizer.pipeline_config import DEFAULT_MODE, PYTHON_SOURCE, PipelineConfig
+from ..optimizer.resolve import resolve_pipeline
+from .config_options import add_check_options, add_set_option
 from .model_source import CACHE_DIR_VAR, ResolvedModel, default_cache_dir, resolve_model
 from .output import write_text
 from .prompting import GIVEN_IDS, EncodedPrompt, decode, encode_prompt, end_of_sequence_ids, parse_input_ids
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 NAME = "run"
 HELP = "optimize a model through a pipeline and generate text with it"
-DEFAULT_MODE = "graph"
 DEFAULT_PROMPT = "What is the capital of France?"
 DEFAULT_MAX_NEW_TOKENS = 32
 EXIT_CHECK_FAILED = 1
@@ -62,7 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     )
     parser.add_argument(
         "--mode",
-        help=f"the preset pipeline (graph, transformers, ...); default: `mode:` of the configs, else {DEFAULT_MODE}",
+        help=f"the preset pipeline (graph, transformers, ...; wins over `mode:` in the configs, with a warning); "
+        f"default: `mode:` of the configs, else {DEFAULT_MODE}",
     )
     parser.add_argument(
         "--config",
@@ -73,6 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         help="a YAML pipeline config, merged over the mode (repeatable, later files win)",
     )
     add_set_option(parser, "transforms.compile_model.backend=torch-simple")
+    add_check_options(parser)
     prompt = parser.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"the text to answer (default: {DEFAULT_PROMPT!r})")
     prompt.add_argument("--input-ids", metavar="IDS", help="token ids instead of a prompt, e.g. 1,2,3 (no tokenizer)")
@@ -127,8 +129,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     # cheap checks first: a typo in --set or a config file fails before any model work
-    data = {"mode": DEFAULT_MODE} if args.mode is None else None
-    config = build_pipeline_config(host, data=data, files=args.configs, overrides=args.overrides, mode=args.mode)
+    checks = {"strict": args.strict, "allow_unavailable": args.allow_unavailable}
+    config, _ = resolve_pipeline(host, files=args.configs, overrides=args.overrides, mode=args.mode, **checks)
     given_ids = parse_input_ids(args.input_ids) if args.input_ids is not None else None
     if given_ids is not None:
         _check_fits(len(given_ids), args.max_new_tokens, config)
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     timings["resolve_model_s"] = resolved.seconds
     config = config.model_copy(update={"model": resolved.path})
     factory = build_factory(host, config)
-    optimizer = InferenceOptimizer(factory, config, host=host)  # validates every entry, before torch is loaded
+    optimizer = InferenceOptimizer(factory, config, host=host, **checks)  # validated above: before torch is loaded
     write_text(f"model: {resolved.describe()}")
     write_text(f"mode: {config.mode}")
 

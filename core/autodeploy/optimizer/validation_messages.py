@@ -74,6 +74,25 @@ def config_error_from_validation(
     return ConfigError(message, source=source_of(first_path), path=".".join(first_path) or None)
 
 
+def config_errors_from_validation(
+    exc: ValidationError,
+    *,
+    prefix: Sequence[str] = (),
+    source_of: Callable[[Sequence[str]], Optional[str]] = lambda path: None,
+) -> list[ConfigError]:
+    """One `ConfigError` per pydantic error, each with its own path and source (to report them all)."""
+    errors = []
+    for problem in exc.errors():
+        path = (*prefix, *(str(part) for part in problem["loc"]))
+        errors.append(ConfigError(describe_problem(problem), source=source_of(path), path=".".join(path) or None))
+    return errors
+
+
+def is_missing_stage(error: ConfigError) -> bool:
+    """Whether `error` says that a transform entry has no `stage` (reported as a group of its own)."""
+    return bool(error.path) and error.path.endswith(".stage") and error.message.startswith("required field")
+
+
 def describe_problem(problem: ErrorDetails) -> str:
     """One pydantic error in words: what was expected, what was given."""
     kind = problem["type"]
