@@ -93,7 +93,8 @@ def test_the_graph_preset_follows_autodeploys_order(host):
 
 
 def test_top_level_shortcuts_change_the_resolved_pipeline(host, caplog):
-    with caplog.at_level(logging.INFO, logger="autodeploy.optimizer"):
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="autodeploy.optimizer"):
+        warnings.simplefilter("error", ConfigWarning)  # nothing here is unknown
         config, entries = resolve_pipeline(host, files=[CONFIGS / "llama_shortcuts.yaml"])
     compile_entry = config.transforms["compile_model"]
     assert compile_entry["backend"] == "torch-cudagraph"
@@ -169,13 +170,12 @@ def test_world_size_without_sharding_names_torchrun(host):
     assert (info.value.source, info.value.path) == (str(path), "world_size")
 
 
-def test_cli_mode_wins_over_the_files_with_a_warning_and_null_means_no_preset(host, tmp_path, caplog):
+def test_cli_mode_wins_over_the_files_with_a_warning_and_null_means_no_preset(host, tmp_path):
     path = tmp_path / "mode.yaml"
     path.write_text("mode: transformers\n")
-    with caplog.at_level(logging.WARNING, logger="autodeploy.optimizer"):
+    with pytest.warns(ConfigWarning, match=f"--mode graph overrides `mode: transformers` of {path}"):
         config, _ = resolve_pipeline(host, files=[path], mode="graph")
     assert config.mode == "graph" and "export_to_gm" in config.transforms
-    assert f"--mode graph overrides `mode: transformers` of {path}" in caplog.text
     path.write_text("mode: null\ntransforms:\n  compile_model:\n    stage: compile\n    backend: torch-simple\n")
     config, entries = resolve_pipeline(host, files=[path])
     assert config.mode is None and [entry.key for entry in entries] == ["compile_model"]
@@ -202,7 +202,7 @@ class CachedAttentionPlugin:
         register("insert_cached_attention", InsertCachedAttention)
 
 
-def test_a_missing_backend_falls_back_only_when_allowed(tmp_path, caplog):
+def test_a_missing_backend_falls_back_only_when_allowed(tmp_path):
     host = PluginHost.from_environment(environ={})
     host.register(CachedAttentionPlugin(), name="cached-attention-test-plugin")
     path = tmp_path / "backends.yaml"
@@ -216,12 +216,13 @@ def test_a_missing_backend_falls_back_only_when_allowed(tmp_path, caplog):
     assert "attn_backend 'flashinfer' is not installed (installed for insert_cached_attention: torch)" in str(
         info.value
     )
-    with caplog.at_level(logging.WARNING, logger="autodeploy.optimizer"):
+    with pytest.warns(ConfigWarning) as caught:
         config, _ = resolve_pipeline(host, files=[path], allow_unavailable=True)
     assert config.transforms["insert_cached_attention"]["backend"] == "torch"
     assert config.transforms["compile_model"]["backend"] == "torch-simple"
-    assert "attn_backend 'flashinfer' is not installed" in caplog.text and "using 'torch' instead" in caplog.text
-    assert "compile_backend 'inductor' is not installed" in caplog.text and "using 'torch-simple'" in caplog.text
+    said = "\n".join(str(warning.message) for warning in caught)
+    assert "attn_backend 'flashinfer' is not installed" in said and "using 'torch' instead" in said
+    assert "compile_backend 'inductor' is not installed" in said and "using 'torch-simple'" in said
     with pytest.raises(ConfigProblems):
         resolve_pipeline(host, files=[path], allow_unavailable=True, strict=True)
 

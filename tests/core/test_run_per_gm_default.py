@@ -21,19 +21,23 @@ CALLS = Calls()
 
 
 class WholeModelOnly(BaseTransform):
+    transform_key = "whole_model_only"
+
     def _apply_to_full_model(self, mod, cm, factory, shared_config):
         CALLS.full.append(mod)
         return mod, TransformInfo(skipped=False, num_matches=1)
 
 
 class PerGraphOnly(BaseTransform):
+    transform_key = "per_graph_only"
+
     def _apply(self, gm, cm, factory, shared_config):
         CALLS.per_gm.append(gm)
         return gm, TransformInfo(skipped=False, num_matches=1)
 
 
 class Both(WholeModelOnly, PerGraphOnly):
-    pass
+    transform_key = "both_ways"
 
 
 def container() -> nn.Module:

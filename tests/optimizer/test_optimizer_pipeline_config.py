@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from autodeploy.errors import ConfigError
-from autodeploy.optimizer import PipelineConfig, build_pipeline_config
+from autodeploy.optimizer import ConfigWarning, PipelineConfig, build_pipeline_config
 
 
 def write(tmp_path, name: str, text: str):
@@ -64,7 +64,8 @@ def test_mode_comes_from_the_last_layer_or_the_argument(host, tmp_path):
     path = write(tmp_path, "m.yaml", "mode: tiny\n")
     assert set(build_pipeline_config(host, files=[path]).transforms) == {"build_tiny", "relu_to_gelu", "scale_output"}
     assert build_pipeline_config(host, files=[path], overrides=["mode=null"]).mode is None
-    config = build_pipeline_config(host, data={"mode": "nonexistent"}, mode="tiny")
+    with pytest.warns(ConfigWarning, match="--mode tiny overrides `mode: nonexistent` of <python>"):
+        config = build_pipeline_config(host, data={"mode": "nonexistent"}, mode="tiny")  # the argument wins
     assert config.mode == "tiny"
     assert "build_tiny" in config.transforms
 

@@ -84,7 +84,7 @@ class CleanupInputConstraints(BaseTransform):
     a step longer than the shapes export saw. See
     `autodeploy_export.graph_cleanups.input_constraints`. Changes no node: the graph stays clean."""
 
-    _transform_key: ClassVar[Optional[str]] = "cleanup_input_constraints"
+    transform_key = "cleanup_input_constraints"  # the key it is registered under, for use outside a pipeline
 
     def _apply(
         self,
