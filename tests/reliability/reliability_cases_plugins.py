@@ -39,7 +39,7 @@ class PluginCase(BadInput):
 
 
 def _transform(key_yaml: str) -> str:
-    return f"transforms:\n  {key_yaml}:\n    stage: post_export\n    run_per_gm: false\n"
+    return f"mode: null\ntransforms:\n  {key_yaml}:\n    stage: post_export\n    run_per_gm: false\n"
 
 
 _BROKEN_IMPORT = Record("broken_import", "autodeploy-testplugin-broken-import", "0.3.0", "failed")
