@@ -11,6 +11,7 @@ from tiny_pipeline_plugin import TINY_MODE, TinyMLP
 from autodeploy import (
     AutodeployError,
     CachedSequenceInterface,
+    ConfigError,
     SharedConfig,
     Stages,
     TransformError,
@@ -198,8 +199,10 @@ def test_a_failing_transform_raises_with_the_report(host, factory, cm):
 
 
 def test_shared_config_defaults_to_the_world_size(host, factory):
-    optimizer = InferenceOptimizer(factory, {"world_size": 4, "transforms": {}}, host=host)
-    assert optimizer.shared_config.world_size == 4
+    # a world size this process is not part of is refused with how to start the ranks
+    with pytest.raises(ConfigError, match="world_size is 4 but this is a single process: start 4 ranks with `torchrun"):
+        InferenceOptimizer(factory, {"world_size": 4, "transforms": {}}, host=host)
+    assert InferenceOptimizer(factory, {"world_size": 1, "transforms": {}}, host=host).shared_config.world_size == 1
     given = SharedConfig(local_rank=1, world_size=2)
     assert InferenceOptimizer(factory, PipelineConfig(), host=host, shared_config=given).shared_config is given
 

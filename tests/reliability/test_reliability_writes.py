@@ -387,9 +387,11 @@ SOURCE_ROOTS = [REPO_ROOT / "core" / "autodeploy", *sorted((REPO_ROOT / "plugins
 WRITING_METHODS = {"write_text", "write_bytes"}
 WRITE_MODES = set("wax+")
 # writes that are not autodeploy's own outputs: the atomic writer itself, and the default-model
-# plugin's conversion, which fills a private temporary folder renamed into place as a whole
+# plugin's conversion, which fills a private temporary folder renamed into place as a whole, and
+# the ranks other than 0 of a distributed run, whose stdout goes to /dev/null
 ALLOWED = {
     "core/autodeploy/atomic.py",
+    "core/autodeploy/cli/ranks.py",
     "plugins/default-model/src/autodeploy_default_model/smollm2.py",
     "plugins/default-model/src/autodeploy_default_model/tiny_random.py",
 }

@@ -72,13 +72,15 @@ def test_the_presets_run_the_cache_transforms_in_autodeploys_order():
     def keys(mode, stage):
         return [key for key, entry in host.mode(mode).items() if entry["stage"] == stage]
 
-    assert keys("graph", "pattern_matcher") == [
+    attention_matchers = [
         "match_repeat_kv",
         "match_eager_attention",
         "match_sdpa_to_torch_attention",
         "match_grouped_attention",
         "match_attention_layout",
     ]
+    # other plugins (fusions) add matchers of their own to the stage; these keep their order
+    assert [key for key in keys("graph", "pattern_matcher") if key in attention_matchers] == attention_matchers
     assert keys("graph", "cache_init") == ["insert_cached_attention", "initialize_cache", "resize_kv_cache"]
     assert keys("transformers", "cache_init") == [
         "detect_hf_attn_layers",

@@ -70,11 +70,30 @@ def downstream_linears(node: fx.Node, linears: set[fx.Node]) -> tuple[set[fx.Nod
         seen.add(current)
         if current in linears:
             reached.add(current)
-        elif current.op == "output":
+        elif current.op == "output" or _holds_matrix(current):
+            # the output, or an op with weights of its own (e.g. a fused MLP op): a split may not cross it
             reaches_output = True
         else:
             stack.extend(current.users)
     return reached, reaches_output
+
+
+def _holds_matrix(node: fx.Node) -> bool:
+    """A call other than a linear layer that reads a 2-D (or larger) weight of the graph."""
+    if node.op != "call_function":
+        return False
+    for arg in node.all_input_nodes:
+        if arg.op == "get_attr":
+            value = arg.meta.get("val")
+            shape = getattr(value, "shape", None)
+            if shape is None:
+                owner_name, _, attr = str(arg.target).rpartition(".")
+                graph_module = arg.graph.owning_module
+                owner = graph_module.get_submodule(owner_name) if owner_name else graph_module
+                shape = getattr(getattr(owner, attr, None), "shape", ())
+            if len(shape) >= 2 and node.target is not torch.ops.aten.embedding.default:
+                return True
+    return False
 
 
 def upstream_linears(node: fx.Node, linears: set[fx.Node]) -> set[fx.Node]:
