@@ -142,7 +142,7 @@ def test_cache_folders_get_the_usual_permissions(tmp_path):
     """Not mkdtemp's private 0700: a cache shared by the users of one machine must be readable."""
     umask = os.umask(0o022)
     try:
-        destination = materialize_folder(tmp_path / "shared", write_two_files, description={})
+        destination = materialize_folder(tmp_path / "users_cache", write_two_files, description={})
     finally:
         os.umask(umask)
     assert destination.stat().st_mode & 0o777 == 0o755
