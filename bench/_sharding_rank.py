@@ -59,6 +59,7 @@ def main(folder: str, out: str, new_tokens: int) -> None:
         "all_reduce_ms_per_step": round(reduce_us / 1000, 3),
     }
     Path(out, f"w{context.world_size}-rank{context.rank}.json").write_text(json.dumps(result))
+    context.leave_process_group()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..atomic import atomic_write_text
+from ..distributed import DistributedContext
 from ..errors import AutodeployError, ConfigError, TransformError
 from ..optimizer import build_sequence_interface
 from ..optimizer.pipeline_config import PYTHON_SOURCE, PipelineConfig, build_pipeline_config
@@ -145,6 +146,24 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     if launched is not None:
         return launched
     rank = quiet_unless_main()
+    finished = False
+    try:
+        status = _run_in_this_process(args, host, config, rank, started, timings)
+        finished = True
+        return status
+    finally:
+        rank.leave_process_group(finished=finished)
+
+
+def _run_in_this_process(
+    args: argparse.Namespace,
+    host: PluginHost,
+    config: PipelineConfig,
+    rank: DistributedContext,
+    started: float,
+    timings: dict[str, float],
+) -> int:
+    """The whole run in this process: the only process, or one rank of several."""
     given_ids = parse_input_ids(args.input_ids) if args.input_ids is not None else None
     if given_ids is not None:
         _check_fits(len(given_ids), args.max_new_tokens, config)

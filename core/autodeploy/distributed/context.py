@@ -66,3 +66,24 @@ class DistributedContext:
             world_size=self.world_size,
             timeout=datetime.timedelta(seconds=timeout_s),
         )
+
+    def leave_process_group(self, finished: bool = True) -> None:
+        """Leave the process group before the interpreter exits, if this process joined one.
+
+        Why: a gloo group still alive at interpreter exit is torn down by C++ static destructors
+        with its worker threads still running, and the process aborts ("terminate called without
+        an active exception", SIGABRT) at random, long after the work succeeded. ``finished``
+        ranks first wait for each other (a barrier), so none leaves while a peer still needs it;
+        a rank that failed leaves at once (its peers' collectives then fail by timeout, not hang).
+        """
+        if not self.is_distributed:
+            return
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            return
+        try:
+            if finished:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()

@@ -79,6 +79,7 @@ def main(out: str, cases: str) -> None:
     for case in json.loads(cases):
         results[f"{case['arch']}/{case['source']}"] = run_case(case["folder"], case["source"], shared)
     Path(out, f"rank{context.rank}.json").write_text(json.dumps(results))
+    context.leave_process_group()
 
 
 if __name__ == "__main__":
