@@ -48,24 +48,18 @@ def run_case(folder: str, source: str, shared_config: SharedConfig) -> dict[str,
         logits = logits_of(module(input_ids=ids))
         # through the KV cache (cache_init ran after sharding: each rank caches only its heads)
         tokens = greedy_generate(module, ids, NEW_TOKENS, cm=cm)[0, len(PROMPT) :].tolist()
-    split_bytes = replicated_bytes = 0
     sliced: set[str] = set()
+    bytes_by_name: dict[str, int] = {}
     for _, graph in named_graphmodules(module):
-        slices = weight_slices(graph)
-        sliced.update(slices)
+        sliced.update(weight_slices(graph))
         for name, tensor in graph.state_dict().items():
-            size = tensor.numel() * tensor.element_size()
-            if name in slices:
-                split_bytes += size
-            else:
-                replicated_bytes += size
+            bytes_by_name[name] = tensor.numel() * tensor.element_size()
         break  # the outermost graph holds every weight
     (detection,) = result.report.by_key("detect_sharding")
     return {
         "logits": logits[0].tolist(),
         "tokens": tokens,
-        "split_bytes": split_bytes,
-        "replicated_bytes": replicated_bytes,
+        "bytes_by_name": bytes_by_name,  # after the fusions: joined weights have new names
         "sliced": sorted(sliced),
         "detected": detection.num_matches,
         "cache_bytes": cm.cache_bytes(),

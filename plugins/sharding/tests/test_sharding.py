@@ -98,31 +98,32 @@ def test_two_ranks_give_the_logits_and_tokens_of_one(case, sharded, single):
     reference = torch.tensor(single[case]["logits"])
     for rank in (0, 1):
         result = sharded[rank][case]
-        # q, k, v, o at least; the MLP too unless the graph preset fused it into one op
-        assert result["detected"] in (4 * SIZES["num_hidden_layers"], SPLIT_PER_LAYER * SIZES["num_hidden_layers"])
+        # q, k, v, o and gate, up, down: also when the MLP reached the sharding stage as one SwiGLU op
+        assert result["detected"] == SPLIT_PER_LAYER * SIZES["num_hidden_layers"]
         assert torch.allclose(torch.tensor(result["logits"]), reference, atol=1e-5, rtol=0)
         assert result["tokens"] == single[case]["tokens"]
 
 
-@pytest.mark.parametrize("arch", list(ARCHS))
-def test_each_rank_holds_half_the_split_weights_and_all_replicated_ones(arch, sharded, single):
-    case = f"{arch}/heuristic"
+# weights every rank keeps whole: embeddings, lm_head, norms
+REPLICATED = ("embed_tokens", "lm_head", "norm")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_rank_holds_half_of_every_attention_and_mlp_weight(case, sharded, single):
     whole = single[case]
-    assert whole["split_bytes"] == 0 and not whole["sliced"]  # one rank: nothing is split
-    split_names = set(sharded[0][case]["sliced"])
-    assert {name.rsplit(".", 2)[-2] for name in split_names} >= {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert not whole["sliced"]  # one rank: nothing is split
+    layers = {name.rsplit(".", 2)[-2] for name in sharded[0][case]["sliced"]}
+    assert layers == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    # the fusions after loading rename joined weights (q/k/v, gate/up), so bytes are compared as
+    # totals: every rank holds the replicated weights whole and half of all the others
+    replicated = sum(size for name, size in whole["bytes_by_name"].items() if any(r in name for r in REPLICATED))
+    split = sum(whole["bytes_by_name"].values()) - replicated
+    assert replicated > 0 and split > 0
     for rank in (0, 1):
-        result = sharded[rank][case]
-        assert result["split_bytes"] + result["replicated_bytes"] < whole["replicated_bytes"]
-    # the split layers' bytes, whole, are what the two ranks hold together
+        assert sum(sharded[rank][case]["bytes_by_name"].values()) == replicated + split // 2
     # each rank's KV cache holds its half of the key/value heads
     assert whole["cache_bytes"] > 0
     assert sharded[0][case]["cache_bytes"] == sharded[1][case]["cache_bytes"] == whole["cache_bytes"] // 2
-    # each rank holds the replicated weights plus half of the split ones (later fusions may rename
-    # split weights, e.g. q/k/v joined, so the totals are compared rather than names)
-    totals = [sharded[rank][case]["split_bytes"] + sharded[rank][case]["replicated_bytes"] for rank in (0, 1)]
-    assert totals[0] == totals[1]
-    assert whole["replicated_bytes"] / 2 < totals[0] < whole["replicated_bytes"]
 
 
 @pytest.fixture(scope="session")
@@ -135,8 +136,9 @@ def llama_graph(checkpoints):
     cm = CachedSequenceInterface(max_seq_len=64, max_batch_size=2)
     from autodeploy.graph import named_graphmodules
 
-    # as the sharding stage sees it: q, k and v not yet joined by fuse_gemms (post_load_fusion)
-    config = {"mode": "graph", "transforms": {"fuse_gemms": {"enabled": False}}}
+    # as the sharding stage sees it: q, k and v not yet joined by fuse_gemms, the SwiGLU MLP one op
+    # not yet lowered by fuse_swiglu (both post_load_fusion)
+    config = {"mode": "graph", "transforms": {"fuse_gemms": {"enabled": False}, "fuse_swiglu": {"enabled": False}}}
     module = InferenceOptimizer(factory, config, host=host).run(cm).module
     return next(graph for _, graph in named_graphmodules(module))
 
@@ -169,6 +171,27 @@ def test_a_world_size_that_does_not_divide_the_heads_is_refused_naming_layer_and
         apply_plan(llama_graph, plan)
     assert expected in str(raised.value)
     assert {name: tuple(t.shape) for name, t in llama_graph.state_dict().items()} == before  # nothing changed
+
+
+def test_a_plan_that_splits_the_fused_mlp_otherwise_is_refused(llama_graph):
+    from autodeploy_sharding.detect import detect
+
+    assert any("torch_swiglu_mlp" in str(node.target) for node in llama_graph.graph.nodes)
+    plan = {"layers.*.mlp.gate_proj": "colwise", "layers.*.mlp.up_proj": "colwise", "layers.*.mlp.down_proj": "gather"}
+    with pytest.raises(ConfigError) as raised:
+        detect(
+            llama_graph,
+            rank=0,
+            world_size=2,
+            sources=["manual"],
+            plans={"manual": plan},
+            simple_shard_only=False,
+            support_partial_config=True,
+            shard_all_unprocessed=False,
+        )
+    message = str(raised.value)
+    assert "model.layers.0.mlp is one fused SwiGLU op" in message
+    assert "model.layers.0.mlp.down_proj: gather" in message
 
 
 def test_a_failing_rank_stops_the_run_and_is_named(tmp_path):

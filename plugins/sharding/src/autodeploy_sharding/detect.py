@@ -7,6 +7,10 @@ comes from are exactly that set. Embeddings, the residual stream and ``lm_head``
 they stay replicated. A plan (``factory``: the Hugging Face config's ``base_model_tp_plan``;
 ``manual``: the config's own) names the styles by module-name patterns instead; its column and row
 layers are paired by the same reachability.
+
+The SwiGLU MLP arrives here as one op (``match_swiglu_pattern`` runs in the pattern_matcher
+stage, before this one): its gate and up weights are split by columns and its down weight by rows
+as one group (see `fused_mlp`), by the heuristic and by plans naming its three layers so.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import fx
 
 from autodeploy import ConfigError
 
+from .fused_mlp import layer_names, swiglu_nodes, tensor_names, weight_name
 from .plan import ShardingPlan, SplitLinear, SplitStyle, TPGroup
 
 logger = logging.getLogger(__name__)
@@ -113,6 +118,21 @@ def upstream_linears(node: fx.Node, linears: set[fx.Node]) -> set[fx.Node]:
     return reached
 
 
+def fused_mlp_group(node: fx.Node, source: str) -> TPGroup:
+    """The SwiGLU op as a group: gate and up split by columns, down by rows, all in one node."""
+    names = tensor_names(node)
+
+    def split(part: str, style: SplitStyle) -> SplitLinear:
+        return SplitLinear(node.name, weight_name(node, part), names[f"{part}_bias"], style)
+
+    return TPGroup((split("gate", "colwise"), split("up", "colwise")), split("down", "rowwise"), source, fused=True)
+
+
+def fused_mlp_gather(node: fx.Node) -> SplitLinear:
+    """The simple split of a SwiGLU op: its down product by columns, gathered after the op."""
+    return SplitLinear(node.name, weight_name(node, "down"), tensor_names(node)["down_bias"], "gather")
+
+
 def heuristic_groups(gm: fx.GraphModule, exclude: set[str]) -> list[TPGroup]:
     """Column/row groups found from the graph's structure alone (see the module docstring)."""
     linears = linear_nodes(gm)
@@ -131,6 +151,7 @@ def heuristic_groups(gm: fx.GraphModule, exclude: set[str]) -> list[TPGroup]:
         groups.append(
             TPGroup(tuple(as_split(column, "colwise") for column in columns), as_split(row, "rowwise"), "heuristic")
         )
+    groups.extend(fused_mlp_group(node, "heuristic") for node in swiglu_nodes(gm) if node.name not in exclude)
     return groups
 
 
@@ -181,11 +202,49 @@ def plan_groups(
             )
     gathers = [as_split(node, "gather") for node, style in styles.items() if style == "gather"]
     replicated = [str(node.args[1].target) for node, style in styles.items() if style is None]
+    for node in swiglu_nodes(gm):
+        if node.name in exclude:
+            continue
+        fused = _fused_mlp_from_plan(node, compiled, source)
+        if isinstance(fused, TPGroup):
+            groups.append(fused)
+        else:
+            replicated.extend(fused)
     return groups, gathers, replicated
 
 
+_FUSED_MLP_PLAN = {"gate": "colwise", "up": "colwise", "down": "rowwise"}
+
+
+def _fused_mlp_from_plan(
+    node: fx.Node, compiled: list[tuple[re.Pattern[str], Optional[SplitStyle]]], source: str
+) -> TPGroup | list[str]:
+    """A SwiGLU op's group if the plan splits its layers as a pair, the weights it replicates if it
+    keeps them whole (nothing if it does not name them); any other mix cannot split one op."""
+    named: dict[str, Optional[SplitStyle]] = {}
+    layers = layer_names(node)
+    for part, layer in layers.items():
+        for regex, style in compiled:
+            if regex.match(layer):
+                named[part] = style
+                break
+    if not named:
+        return []
+    if named == _FUSED_MLP_PLAN:
+        return fused_mlp_group(node, source)
+    if all(style is None for style in named.values()):
+        return [weight_name(node, part) for part in named]
+    given = ", ".join(f"{layers[part]}: {named.get(part) or 'not named'}" for part in layers)
+    raise ConfigError(
+        f"{source} sharding plan: {layers['gate'].rsplit('.', 1)[0]} is one fused SwiGLU op (match_swiglu_pattern), "
+        f"which splits only as gate_proj and up_proj 'colwise' with down_proj 'rowwise' (or stays whole); "
+        f"the plan gives {given}"
+    )
+
+
 def simple_shards(gm: fx.GraphModule, exclude: set[str]) -> list[SplitLinear]:
-    return [as_split(node, "gather") for node in linear_nodes(gm) if node.name not in exclude]
+    gathers = [as_split(node, "gather") for node in linear_nodes(gm) if node.name not in exclude]
+    return gathers + [fused_mlp_gather(node) for node in swiglu_nodes(gm) if node.name not in exclude]
 
 
 def detect(
@@ -224,4 +283,8 @@ def detect(
 
 def _replicated_nodes(gm: fx.GraphModule, plan: ShardingPlan) -> set[str]:
     replicated = set(plan.replicated)
-    return {node.name for node in linear_nodes(gm) if str(node.args[1].target) in replicated}
+    names = {node.name for node in linear_nodes(gm) if str(node.args[1].target) in replicated}
+    for node in swiglu_nodes(gm):
+        if any(weight_name(node, part) in replicated for part in ("gate", "up", "down")):
+            names.add(node.name)
+    return names

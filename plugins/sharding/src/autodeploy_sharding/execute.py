@@ -15,6 +15,7 @@ from torch import fx, nn
 from autodeploy import ConfigError
 from autodeploy.distributed import WeightSlice, register_collectives, set_weight_slice
 
+from .fused_mlp import is_swiglu, take_down_bias
 from .plan import ShardingPlan, SplitLinear
 
 _SHAPE_OPS = (
@@ -67,6 +68,8 @@ def _plan_edits(gm: fx.GraphModule, plan: ShardingPlan, nodes: dict[str, fx.Node
         for column in group.columns:
             _add_slice(gm, edits, column, world, dim=0)
         _add_slice(gm, edits, group.row, world, dim=1, bias=False)
+        if group.fused:
+            continue  # one op: no view/reshape between its column and row products
         columns = {nodes[c.node]: c for c in group.columns}
         region = _region(nodes, columns, nodes[group.row.node])
         for node in region:
@@ -175,10 +178,13 @@ def _slice_tensor(gm: fx.GraphModule, name: str, dim: int, rank: int, world: int
 def _reduce_after(gm: fx.GraphModule, row: fx.Node) -> None:
     """Sum the ranks' partial products after a row-split layer; its bias is added once, after."""
     graph = gm.graph
-    bias = row.args[2] if len(row.args) > 2 else row.kwargs.get("bias")
-    if bias is not None:
-        row.args = (row.args[0], row.args[1])
-        row.kwargs = {key: value for key, value in row.kwargs.items() if key != "bias"}
+    if is_swiglu(row):
+        bias = take_down_bias(row)
+    else:
+        bias = row.args[2] if len(row.args) > 2 else row.kwargs.get("bias")
+        if bias is not None:
+            row.args = (row.args[0], row.args[1])
+            row.kwargs = {key: value for key, value in row.kwargs.items() if key != "bias"}
     with graph.inserting_after(row):
         reduced = graph.call_function(torch.ops.autodeploy.all_reduce.default, (row,))
     result = reduced

@@ -36,11 +36,13 @@ class TPGroup:
 
     Between them every rank computes on its share of the heads (attention) or of the
     intermediate features (MLP); an all-reduce after the row-split layer sums the shares.
+    ``fused``: the columns and the row are one op (the SwiGLU MLP op), with nothing between them.
     """
 
     columns: tuple[SplitLinear, ...]
     row: SplitLinear
     source: str
+    fused: bool = False
 
 
 @dataclass
