@@ -108,6 +108,12 @@ class ModelFactory(ABC):
         """
         raise NotImplementedError(f"model factory {type(self).__name__} cannot stream its checkpoint")
 
+    def get_quant_config(self) -> dict[str, Any]:
+        """How the checkpoint is quantised, for the ``*_from_config`` quantization transforms
+        (AutoDeploy's method); ``{}`` when it is not (the default). A GGUF checkpoint says
+        ``{"quant_method": "gguf", "tensor_types": {tensor name: GGUF type}}``."""
+        return {}
+
     def init_buffers(self, device: str) -> dict[str, torch.Tensor]:
         """Non-persistent buffers (not in checkpoints, e.g. rotary ``inv_freq``) computed on `device`.
 

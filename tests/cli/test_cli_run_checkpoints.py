@@ -85,6 +85,7 @@ def test_checkpoint_folder_through_the_graph_pipeline_generates_like_hf(
         "gather_logits_before_lm_head",
         "quantize_int8_linear",
         "quantize_int4_linear",
+        "quantize_gguf_linear_from_config",
     }
     assert {key for key, status in statuses.items() if status not in ("applied", "disabled")} == {
         "detect_sharding",

@@ -6,7 +6,9 @@ A folder holds its weights in one of these layouts, looked for in this order:
 - ``model.safetensors`` (one safetensors file);
 - ``pytorch_model.bin.index.json`` + shards, or ``pytorch_model.bin`` (torch pickles, read only
   through ``torch.load(weights_only=True)``: a checkpoint never runs code);
-- a GGUF file (chosen by the factory), read dequantised by transformers' GGUF support.
+- a GGUF file (chosen by the factory), read one tensor at a time from its memory map and
+  de-quantised when read (`gguf_shard`), or by transformers' GGUF support for architectures
+  whose tensors cannot be read one at a time.
 
 Validation reads headers only (safetensors headers, memory-mapped ``.bin`` files), so a truncated
 download or a broken index is reported before any model is built, naming the file at fault.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -268,13 +270,17 @@ def first_floating_dtype(specs: Mapping[str, TensorSpec]) -> Optional[str]:
 
 
 def iter_raw_shards(
-    layout: CheckpointLayout, gguf_model: Optional[nn.Module] = None
-) -> Iterator[tuple[Path, dict[str, Any]]]:
+    layout: CheckpointLayout,
+    gguf_model: Optional[nn.Module] = None,
+    rename: Optional[Callable[[str], Optional[str]]] = None,
+) -> Iterator[tuple[Path, Mapping[str, Any]]]:
     """Yield each weight file with its tensors under the checkpoint's own names, one file at a time.
 
     safetensors tensors are lazy memory maps (nothing is read until a tensor is touched), ``.bin``
-    files are memory-mapped too. A GGUF file is one "shard": its tensors dequantised, named for
-    `gguf_model` (a skeleton of the model, e.g. on meta) by transformers' GGUF support.
+    files are memory-mapped too. A GGUF file is one "shard" named for `gguf_model` (a skeleton of
+    the model, e.g. on meta), already renamed by `rename` (None drops a name): a lazy mapping that
+    de-quantises each tensor when it is read (see `gguf_shard`), or transformers' eager reading
+    for architectures that cannot be read one tensor at a time.
     """
     for path in layout.files:
         if layout.format is CheckpointFormat.SAFETENSORS:
@@ -282,7 +288,7 @@ def iter_raw_shards(
         elif layout.format is CheckpointFormat.BIN:
             yield path, load_bin(path)
         else:
-            yield path, load_gguf_tensors(path, gguf_model)
+            yield path, open_gguf_shard(path, gguf_model, rename)
 
 
 def _load_safetensors(path: Path) -> dict[str, Any]:
@@ -307,3 +313,29 @@ def load_gguf_tensors(path: Path, model: Optional[nn.Module]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - gguf/transformers raise many kinds for unsupported or broken files
         raise checkpoint_error(path, f"cannot be read as a GGUF checkpoint ({describe_exception(exc)})") from exc
     return dict(parsed.get("tensors", {}))
+
+
+def open_gguf_shard(
+    path: Path, model: Optional[nn.Module], rename: Optional[Callable[[str], Optional[str]]] = None
+) -> Mapping[str, Any]:
+    """The tensors of a GGUF file under the model's names: lazy (`GGUFShard`) when its architecture
+    is read one tensor at a time, else all de-quantised at once by transformers."""
+    if model is None:
+        raise ValueError("reading a GGUF checkpoint needs the model (a meta skeleton is enough) to name its tensors")
+    from .gguf_shard import GGUFShard, NotPerTensor
+
+    try:
+        return GGUFShard(path, model, rename)
+    except NotPerTensor:
+        pass  # transformers reads it, all at once
+    except Exception as exc:  # noqa: BLE001 - gguf raises many kinds for broken files
+        raise checkpoint_error(path, f"cannot be read as a GGUF checkpoint ({describe_exception(exc)})") from exc
+    tensors = load_gguf_tensors(path, model)
+    if rename is None:
+        return tensors
+    renamed = {}
+    for name, tensor in tensors.items():
+        model_name = rename(name)
+        if model_name is not None:
+            renamed[model_name] = tensor
+    return renamed

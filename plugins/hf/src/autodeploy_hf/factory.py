@@ -42,6 +42,7 @@ from .checkpoint import (
     find_gguf_file,
     first_floating_dtype,
     iter_raw_shards,
+    open_gguf_shard,
     read_tensor_specs,
 )
 from .errors import checkpoint_error, describe_exception, list_names
@@ -108,6 +109,7 @@ class HFModelFactory(ModelFactory):
         self._config_cache: Optional[PretrainedConfig] = None
         self._layout_cache: Optional[CheckpointLayout] = None
         self._specs_cache: Optional[dict[str, TensorSpec]] = None
+        self._gguf_shard: Optional[Mapping[str, Any]] = None  # opened by get_quant_config, taken by the load
 
     # ------------------------------------------------------------------ where the model comes from
 
@@ -319,10 +321,18 @@ class HFModelFactory(ModelFactory):
         layout = self.checkpoint_layout()
         skeleton = self.meta_skeleton()
         mapper = KeyMapper(skeleton)
-        for path, tensors in iter_raw_shards(layout, gguf_model=skeleton):
+        if layout.format is CheckpointFormat.GGUF:
+            # one lazy shard, already under the model's names: tensors are read when the loader asks;
+            # the one get_quant_config opened is taken (parsing a GGUF header costs seconds) and let go
+            shard, self._gguf_shard = self._gguf_shard, None
+            if shard is None:
+                shard = open_gguf_shard(layout.files[0], skeleton, mapper.model_name)
+            yield layout.files[0].name, shard
+            return
+        for path, tensors in iter_raw_shards(layout):
             renamed: dict[str, Any] = {}
             for name, tensor in tensors.items():
-                if layout.format is not CheckpointFormat.GGUF and mapper.needs_conversion(name):
+                if mapper.needs_conversion(name):
                     raise checkpoint_error(
                         path,
                         f"tensor {name!r} needs transformers' weight conversion, which streaming does not do; "
@@ -332,6 +342,28 @@ class HFModelFactory(ModelFactory):
                 if model_name is not None:
                     renamed[model_name] = tensor
             yield path.name, renamed
+
+    def get_quant_config(self) -> dict[str, Any]:
+        """How the checkpoint is quantised (AutoDeploy's factory method): for a GGUF file
+        ``{"quant_method": "gguf", "tensor_types": {model tensor name: GGUF type, e.g. "Q4_1"}}``
+        (read from its header); ``{}`` for other checkpoints, or when weights are skipped."""
+        if self.skip_loading_weights:
+            return {}
+        layout = self.checkpoint_layout()
+        if layout.format is not CheckpointFormat.GGUF:
+            return {}
+        from .gguf_shard import GGUFShard, NotPerTensor
+        from .key_mapping import KeyMapper
+
+        if self._gguf_shard is None:
+            skeleton = self.meta_skeleton()
+            try:
+                self._gguf_shard = GGUFShard(layout.files[0], skeleton, KeyMapper(skeleton).model_name)
+            except NotPerTensor:
+                return {}  # read by transformers, de-quantised: nothing keeps the file's blocks
+            except Exception as exc:  # noqa: BLE001 - gguf raises many kinds for broken files
+                raise checkpoint_error(layout.files[0], f"cannot be read as a GGUF checkpoint ({describe_exception(exc)})") from exc
+        return {"quant_method": "gguf", "tensor_types": self._gguf_shard.tensor_types()}
 
     def init_buffers(self, device: str) -> dict[str, torch.Tensor]:
         """The model's non-persistent buffers (rotary ``inv_freq``...) computed on `device`."""

@@ -17,6 +17,7 @@ from torch import nn
 
 from autodeploy.distributed import weight_slices
 from autodeploy.graph import can_cast
+from autodeploy.weight_conversions import CheckpointTensor, WeightConversion, quantized_blocks, weight_conversions
 
 from .problems import LoadProblems
 from .slots import TensorSlot, assign, collect_slots, current_tensor, unique_slots
@@ -70,15 +71,26 @@ class _ShardLoader:
         self.slots = collect_slots(module)
         # tensors of which this rank holds a slice (tensor parallelism): only that part is read
         self.slices = weight_slices(module)
+        # tensors that load converted (e.g. quantised at load time): the conversion makes the module's tensors
+        self.conversions = weight_conversions(module)
         self.loaded_from: dict[str, str] = {}  # slot primary name -> shard it was loaded from
         self.seen: dict[str, str] = {}  # checkpoint name -> shard it was in
         self.problems = LoadProblems()
         self.result = StreamResult(slots=unique_slots(self.slots))
 
     def load_shard(self, shard_name: str, tensors: Mapping[str, torch.Tensor]) -> None:
-        """Put every tensor of one shard in place."""
-        for name, tensor in tensors.items():
-            self._load_tensor(name, tensor, shard_name)
+        """Put every tensor of one shard in place.
+
+        Values are read one at a time, when their turn comes (a lazy shard, e.g. a GGUF file,
+        de-quantises a tensor only when it is read); a converted tensor is never read as a whole
+        when the conversion takes the shard's quantised blocks.
+        """
+        for name in tensors:
+            conversion = self.conversions.get(name)
+            if conversion is not None:
+                self._convert_tensor(name, tensors, conversion, shard_name)
+            else:
+                self._load_tensor(name, tensors[name], shard_name)
         self.result.shards += 1
 
     def _load_tensor(self, name: str, tensor: torch.Tensor, shard_name: str) -> None:
@@ -111,6 +123,39 @@ class _ShardLoader:
         assign(self.module, slot, tensor.to(device=self.device, dtype=slot.dtype))
         self.loaded_from[slot.primary] = shard_name
         self.result.loaded += 1
+
+    def _convert_tensor(
+        self, name: str, tensors: Mapping[str, torch.Tensor], conversion: WeightConversion, shard_name: str
+    ) -> None:
+        first_shard = self.seen.get(name)
+        if first_shard is not None:
+            self.problems.add_duplicate(name, shard_name, first_shard)
+            return
+        self.seen[name] = shard_name
+        sliced = [target for target in conversion.targets if target in self.slices]
+        if sliced:
+            raise NotImplementedError(
+                f"checkpoint tensor {name!r} loads through a conversion ({conversion.description or 'quantised'}) "
+                f"into tensors this rank holds a slice of ({', '.join(sliced)}): converting and slicing at once "
+                "is not supported; disable one of the two transforms"
+            )
+        source = CheckpointTensor(name=name, read=lambda: tensors[name], quantized=quantized_blocks(tensors, name))
+        produced = conversion.convert(source)
+        for target in conversion.targets:
+            tensor = produced.get(target)
+            slot = self.slots.get(target)
+            if tensor is None or slot is None:
+                self.problems.add_unexpected(f"{target} (converted from {name})", () if tensor is None else tensor.shape, shard_name)
+                continue
+            if tuple(tensor.shape) != slot.shape:
+                self.problems.add_shape_mismatch(target, slot.shape, tensor.shape, shard_name)
+                continue
+            if tensor.dtype != slot.dtype and not can_cast(tensor.dtype, slot.dtype):
+                self.problems.add_dtype_mismatch(target, slot.dtype, tensor.dtype, shard_name)
+                continue
+            assign(self.module, slot, tensor.to(device=self.device, dtype=slot.dtype))
+            self.loaded_from[slot.primary] = shard_name
+            self.result.loaded += 1
 
     def finish(self, source: str) -> StreamResult:
         """Check that every slot was loaded (directly or through a tie); raise if anything is off."""

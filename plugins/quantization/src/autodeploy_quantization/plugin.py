@@ -12,11 +12,13 @@ from typing import Any
 
 from autodeploy import hookimpl
 
-from .transforms import QuantizeInt4Linear, QuantizeInt8Linear
+from .transforms import QuantizeGGUFLinearFromConfig, QuantizeInt4Linear, QuantizeInt8Linear
 
 
 def graph_mode_entries() -> dict[str, dict[str, Any]]:
     return {
+        # before the weights load: a GGUF file's quantised tensors load into quantised linears
+        "quantize_gguf_linear_from_config": {"stage": "pattern_matcher", "enabled": False},
         "quantize_int8_linear": {"stage": "post_load_fusion", "enabled": False, "expect_mem_change": True},
         "quantize_int4_linear": {"stage": "post_load_fusion", "enabled": False, "expect_mem_change": True},
     }
@@ -26,6 +28,7 @@ def graph_mode_entries() -> dict[str, dict[str, Any]]:
 def autodeploy_register_transforms(register: Callable[[str, type], None]) -> None:
     register("quantize_int8_linear", QuantizeInt8Linear)
     register("quantize_int4_linear", QuantizeInt4Linear)
+    register("quantize_gguf_linear_from_config", QuantizeGGUFLinearFromConfig)
 
 
 @hookimpl
