@@ -74,8 +74,10 @@ def test_bad_generation_flags_fail_before_any_model_work(tmp_path, args, message
     assert message in result.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def session_model_cache(tmp_path_factory):
+    # session scope: removed at the end of the session, not of this module, so the later
+    # SmolLM2 tests (default-model, serve, quantization) reuse the converted model
     cache = tmp_path_factory.getbasetemp() / SESSION_CACHE_NAME
     yield cache
     shutil.rmtree(cache, ignore_errors=True)  # ~0.5 GB; the run tests remove it too
