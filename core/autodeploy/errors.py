@@ -6,6 +6,7 @@ one-paragraph message and exit status 1, and shows a traceback only with `--debu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Optional
 
 
@@ -26,6 +27,47 @@ class ConfigError(AutodeployError):
         self.path = path
         where = ": ".join(part for part in (source, path) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+    @property
+    def problems(self) -> list[AutodeployError]:
+        """Every problem this error reports: just itself (`ConfigProblems` carries several)."""
+        return [self]
+
+
+class ConfigProblems(ConfigError):
+    """Several problems of one pipeline config, reported together (grouped by kind).
+
+    A config copied from elsewhere often has many problems at once; fixing them one run at a
+    time costs a run each. `problems` holds each one (a `ConfigError`, or a `PluginError` for an
+    entry whose plugin is broken), each naming its file and path; `source` and `path` are the
+    first one's. `groups` is the heading of each group, in order; `notes` are said once at the
+    end (e.g. the loaded plugins), not once per problem.
+    """
+
+    def __init__(
+        self,
+        grouped: list[tuple[str, list[AutodeployError]]],
+        *,
+        notes: Sequence[str] = (),
+    ):
+        self.grouped = [(heading, list(errors)) for heading, errors in grouped if errors]
+        self.notes = list(notes)
+        everything = [error for _, errors in self.grouped for error in errors]
+        self._problems = everything
+        lines = [f"{len(everything)} problems in the pipeline config:"]
+        for heading, errors in self.grouped:
+            lines.append(f"  {heading}:")
+            lines.extend(f"    - {error}" for error in errors)
+        lines.extend(f"  {note}" for note in self.notes)
+        first = everything[0] if everything else None
+        AutodeployError.__init__(self, "\n".join(lines))
+        self.message = "\n".join(lines)
+        self.source = getattr(first, "source", None)
+        self.path = getattr(first, "path", None)
+
+    @property
+    def problems(self) -> list[AutodeployError]:
+        return list(self._problems)
 
 
 class PluginError(AutodeployError):

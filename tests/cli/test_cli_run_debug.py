@@ -78,7 +78,7 @@ def test_bisect_names_the_transform_that_broke_the_logits_and_dumps_every_graph(
     out, err = capsys.readouterr()
     assert status == 1, out + err
     assert "--check failed" in err and BROKEN_KEY in err
-    assert f"after transform 6 {BROKEN_KEY!r} (stage post_export)" in out
+    assert f"after transform 7 {BROKEN_KEY!r} (stage post_export)" in out
 
     steps = json.loads(report.read_text())["bisect"]["steps"]
     by_key = {step["key"]: step for step in steps}
@@ -92,12 +92,12 @@ def test_bisect_names_the_transform_that_broke_the_logits_and_dumps_every_graph(
 
     written = sorted(path.name for path in dumps.iterdir())
     assert written[0] == "02_export_to_gm.py"
-    assert f"06_{BROKEN_KEY}.py" in written
+    assert f"07_{BROKEN_KEY}.py" in written
     assert not any(name.startswith("01_") for name in written)  # build_model leaves no graph
     texts = {name: (dumps / name).read_text() for name in written}
     for name, text in texts.items():
         compile(text, name, "exec")  # each dump is the graph's Python code
-    assert "1.5" in texts[f"06_{BROKEN_KEY}.py"] and "1.5" not in texts["05_cleanup_unused_inputs.py"]
+    assert "1.5" in texts[f"07_{BROKEN_KEY}.py"] and "1.5" not in texts["06_cleanup_unused_inputs.py"]
     assert not [path for path in dumps.iterdir() if path.name.startswith(".")]  # atomic writes leave no temp files
 
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from autodeploy.errors import ConfigError
-from autodeploy.optimizer import PipelineConfig, build_pipeline_config
+from autodeploy.optimizer import ConfigWarning, PipelineConfig, build_pipeline_config
 
 
 def write(tmp_path, name: str, text: str):
@@ -64,7 +64,8 @@ def test_mode_comes_from_the_last_layer_or_the_argument(host, tmp_path):
     path = write(tmp_path, "m.yaml", "mode: tiny\n")
     assert set(build_pipeline_config(host, files=[path]).transforms) == {"build_tiny", "relu_to_gelu", "scale_output"}
     assert build_pipeline_config(host, files=[path], overrides=["mode=null"]).mode is None
-    config = build_pipeline_config(host, data={"mode": "nonexistent"}, mode="tiny")
+    with pytest.warns(ConfigWarning, match="--mode tiny overrides `mode: nonexistent` of <python>"):
+        config = build_pipeline_config(host, data={"mode": "nonexistent"}, mode="tiny")  # the argument wins
     assert config.mode == "tiny"
     assert "build_tiny" in config.transforms
 
@@ -93,21 +94,29 @@ def test_top_level_settings_have_autodeploy_defaults(host):
     assert config.skip_loading_weights is False
 
 
-def test_autodeploy_top_level_keys_are_kept_and_logged_as_unused(host, tmp_path, caplog):
+def test_autodeploy_top_level_keys_are_read_and_the_unused_ones_logged_once(host, tmp_path, caplog):
     path = write(
         tmp_path,
         "autodeploy.yaml",
         "model: /models/llama\nruntime: demollm\ncompile_backend: torch-simple\nattn_backend: flashinfer\n"
-        "world_size: 2\nmodel_kwargs:\n  num_hidden_layers: 2\n",
+        "model_kwargs:\n  num_hidden_layers: 2\n",
     )
-    with caplog.at_level(logging.DEBUG, logger="autodeploy.optimizer"):
+    with caplog.at_level(logging.INFO, logger="autodeploy.optimizer"):
         config = build_pipeline_config(host, files=[path])
     assert config.model == "/models/llama"
-    assert config.world_size == 2
     assert config.model_kwargs == {"num_hidden_layers": 2}
-    assert config.unused_keys() == ["attn_backend", "compile_backend", "runtime"]
+    assert (config.compile_backend, config.attn_backend) == ("torch-simple", "flashinfer")
+    assert config.unused_keys() == ["runtime"]
     assert config.model_extra["runtime"] == "demollm"
-    assert "not used by autodeploy: attn_backend, compile_backend, runtime" in caplog.text
+    assert caplog.text.count("top-level settings with no effect here: runtime") == 1
+
+
+def test_world_size_without_a_sharding_transform_names_torchrun(host, tmp_path):
+    path = write(tmp_path, "autodeploy.yaml", "model: /models/llama\nworld_size: 2\n")
+    with pytest.raises(ConfigError, match="no installed plugin provides a sharding transform") as info:
+        build_pipeline_config(host, files=[path])
+    assert (info.value.source, info.value.path) == (str(path), "world_size")
+    assert "torchrun --nproc-per-node 2" in info.value.message
 
 
 def test_a_transform_key_at_the_top_level_is_an_error(host, tmp_path):

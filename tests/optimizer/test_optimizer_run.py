@@ -10,11 +10,13 @@ from tiny_pipeline_plugin import TINY_MODE, TinyMLP
 
 from autodeploy import (
     AutodeployError,
+    BaseTransform,
     CachedSequenceInterface,
     ConfigError,
     SharedConfig,
     Stages,
     TransformError,
+    TransformInfo,
     TransformStatus,
     hookimpl,
 )
@@ -198,10 +200,28 @@ def test_a_failing_transform_raises_with_the_report(host, factory, cm):
     assert not any(call[0] == "after_transform" and call[1] == "explode" for call in recorder.calls)
 
 
+class ShardingPlugin:
+    """Provides a (do-nothing) sharding transform: ranks beyond one are then allowed."""
+
+    @hookimpl
+    def autodeploy_register_transforms(self, register):
+        class DetectSharding(BaseTransform):
+            def _apply(self, gm, cm, factory, shared_config):
+                return gm, TransformInfo(skipped=True, num_matches=0)
+
+        register("detect_sharding", DetectSharding)
+
+
 def test_shared_config_defaults_to_the_world_size(host, factory):
-    # a world size this process is not part of is refused with how to start the ranks
+    # without a sharding transform, ranks beyond one would each hold the whole model
+    with pytest.raises(ConfigError, match="no installed plugin provides a sharding transform"):
+        InferenceOptimizer(factory, {"world_size": 4, "transforms": {}}, host=host)
+    host.register(ShardingPlugin(), name="sharding-test-plugin")
+    # with one, a world size this process is not part of is refused with how to start the ranks
     with pytest.raises(ConfigError, match="world_size is 4 but this is a single process: start 4 ranks with `torchrun"):
         InferenceOptimizer(factory, {"world_size": 4, "transforms": {}}, host=host)
+    with pytest.raises(ConfigError, match="world_size is 2 but this is a single process"):
+        InferenceOptimizer(factory, {"tensor_parallel_size": 2, "transforms": {}}, host=host)
     assert InferenceOptimizer(factory, {"world_size": 1, "transforms": {}}, host=host).shared_config.world_size == 1
     given = SharedConfig(local_rank=1, world_size=2)
     assert InferenceOptimizer(factory, PipelineConfig(), host=host, shared_config=given).shared_config is given

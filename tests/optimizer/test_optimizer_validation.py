@@ -9,7 +9,7 @@ import pytest
 from tiny_pipeline_plugin import BuildTinyConfig, ScaleOutputConfig
 
 from autodeploy import Stages, hookimpl
-from autodeploy.errors import ConfigError, UnknownTransformError
+from autodeploy.errors import ConfigError, ConfigProblems, UnknownTransformError
 from autodeploy.optimizer import ConfigWarning, build_pipeline_config, validate_transforms
 
 
@@ -68,10 +68,14 @@ def test_bad_stage_value_suggests_the_closest_stage(host):
 
 
 def test_several_problems_are_all_reported(host):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigProblems) as info:
         validated(host, data={"transforms": {"scale_output": {"stage": "export", "factor": "x", "enabled": "maybe"}}})
     assert info.value.path == "transforms.scale_output.enabled"
-    assert "also: transforms.scale_output.factor: expected a valid number" in info.value.message
+    assert [problem.path for problem in info.value.problems] == [
+        "transforms.scale_output.enabled",
+        "transforms.scale_output.factor",
+    ]
+    assert "<python>: transforms.scale_output.factor: expected a valid number" in info.value.message
 
 
 class SloppyModePlugin:

@@ -126,13 +126,13 @@ CASES: tuple[ConfigCase, ...] = (
         id="wrong-enum-backend",
         what="a compile backend that does not exist",
         content="transforms:\n  compile_model:\n    stage: compile\n    backend: tensorrt\n",
-        error="{file}: transforms.compile_model.backend: expected 'torch-simple' or 'torch-compile'",
+        error="{file}: transforms.compile_model.backend: expected 'torch-simple', 'torch-compile', 'torch-cudagraph' or 'torch-opt'",
         also=("got 'tensorrt' (string)",),
     ),
     ConfigCase(
         id="missing-stage",
-        what="a transform entry without its stage",
-        content="transforms:\n  build_model:\n    device: meta\n",
+        what="a transform entry without its stage (no mode preset gives it one)",
+        content="mode: null\ntransforms:\n  build_model:\n    device: meta\n",
         error="{file}: transforms.build_model.stage: required field 'stage' is missing (one of: factory, export,",
     ),
     ConfigCase(

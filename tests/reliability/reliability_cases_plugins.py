@@ -39,7 +39,7 @@ class PluginCase(BadInput):
 
 
 def _transform(key_yaml: str) -> str:
-    return f"transforms:\n  {key_yaml}:\n    stage: post_export\n    run_per_gm: false\n"
+    return f"mode: null\ntransforms:\n  {key_yaml}:\n    stage: post_export\n    run_per_gm: false\n"
 
 
 _BROKEN_IMPORT = Record("broken_import", "autodeploy-testplugin-broken-import", "0.3.0", "failed")
@@ -146,7 +146,7 @@ CASES: tuple[PluginCase, ...] = (
         what="a model factory that does not derive ModelFactory",
         records=(_BAD_REGISTRATIONS,),
         problem="factory 'NotAFactory': autodeploy_testplugin_bad_registrations.plugin.NotAFactory is not a subclass",
-        needs="model_factory: NotAFactory\n",
+        needs="mode: null\nmodel_factory: NotAFactory\n",
         needed_error=f"factory 'NotAFactory' {_REJECTED_BY_BAD_REGISTRATIONS}",
     ),
     PluginCase(
@@ -168,7 +168,7 @@ CASES: tuple[PluginCase, ...] = (
             "factory 'DupFactory' is registered by plugin 'dup_a' (autodeploy-testplugin-dup-a 0.1.0) "
             "and plugin 'dup_b' (autodeploy-testplugin-dup-b 0.2.0)"
         ),
-        needs="model_factory: DupFactory\n",
+        needs="mode: null\nmodel_factory: DupFactory\n",
         needed_error="factory 'DupFactory' is registered by plugin 'dup_a'",
     ),
     PluginCase(

@@ -99,7 +99,9 @@ def validate_in_all_ways(host: PluginHost, path: Path, overrides: list[str]) -> 
     """The validate command (plain and --json) and the optimizer's constructor on one config file:
     anything but success or `ConfigError` propagates and fails the property."""
     for as_json in (False, True):
-        args = argparse.Namespace(configs=[str(path)], overrides=overrides, mode=None, strict=False, json=as_json)
+        args = argparse.Namespace(
+            configs=[str(path)], overrides=overrides, mode=None, strict=False, allow_unavailable=None, json=as_json
+        )
         with contextlib.redirect_stdout(io.StringIO()):
             try:
                 assert validate_command.run(args, host) == 0

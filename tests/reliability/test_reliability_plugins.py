@@ -30,7 +30,7 @@ from autodeploy import PluginError, PluginHost
 
 pytestmark = pytest.mark.slow  # one module-wide batch of subprocesses, a model run among them
 
-OK_CONFIG = "transforms:\n  hello:\n    stage: post_export\n    run_per_gm: false\n"
+OK_CONFIG = "mode: null\ntransforms:\n  hello:\n    stage: post_export\n    run_per_gm: false\n"
 RUN_ARGS = ("--mode", "transformers", "--input-ids", "1,2,3", "--max-new-tokens", "2")
 CASES_NEEDING = [case for case in CASES if case.needs is not None]
 

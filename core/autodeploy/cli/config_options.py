@@ -15,3 +15,20 @@ def add_set_option(parser: argparse.ArgumentParser, example: str) -> None:
         metavar="KEY.PATH=VALUE",
         help=f"override one setting, value in YAML (repeatable), e.g. {example}",
     )
+
+
+def add_check_options(parser: argparse.ArgumentParser) -> None:
+    """``--strict`` and ``--allow-unavailable``: how hard the config checks are (`run`, `validate`)."""
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat every doubt as an error: unknown fields and top-level settings, unavailable transforms and "
+        "backends (overrides --allow-unavailable)",
+    )
+    parser.add_argument(
+        "--allow-unavailable",
+        action="store_true",
+        default=None,
+        help="skip AutoDeploy transforms that no installed plugin provides (one warning lists them) and fall "
+        "back to an installed attention or compile backend (also: `allow_unavailable: true` in a config)",
+    )

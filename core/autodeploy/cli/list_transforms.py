@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..plugin.transform_facts import transform_facts
 from ..stages import Stages
+from .autodeploy_coverage import print_coverage
 from .output import EMPTY_CELL, format_table, write_json, write_text
 
 if TYPE_CHECKING:
@@ -22,9 +23,17 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     parser.add_argument(
         "--stage", choices=[stage.value for stage in Stages], help="only transforms that a mode runs in this stage"
     )
+    parser.add_argument(
+        "--autodeploy",
+        action="store_true",
+        help="list AutoDeploy's transform keys instead: which installed plugin provides each, which are "
+        "unavailable, and the counts",
+    )
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
+    if args.autodeploy:
+        return print_coverage(host, as_json=args.json, stage=args.stage)
     facts = transform_facts(host)
     if args.stage:
         facts = [fact for fact in facts if args.stage in fact.stages]

@@ -23,8 +23,9 @@ from ..atomic import atomic_write_text
 from ..distributed import DistributedContext
 from ..errors import AutodeployError, ConfigError, TransformError
 from ..optimizer import build_sequence_interface
-from ..optimizer.pipeline_config import PYTHON_SOURCE, PipelineConfig, build_pipeline_config
-from .config_options import add_set_option
+from ..optimizer.pipeline_config import DEFAULT_MODE, PYTHON_SOURCE, PipelineConfig
+from ..optimizer.resolve import resolve_pipeline
+from .config_options import add_check_options, add_set_option
 from .model_source import CACHE_DIR_VAR, ResolvedModel
 from .output import write_text
 from .prompting import GIVEN_IDS, EncodedPrompt, encode_prompt, parse_input_ids
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 NAME = "run"
 HELP = "optimize a model through a pipeline and generate text with it"
-DEFAULT_MODE = "graph"
 DEFAULT_PROMPT = "What is the capital of France?"
 DEFAULT_MAX_NEW_TOKENS = 32
 EXIT_CHECK_FAILED = 1
@@ -71,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     )
     parser.add_argument(
         "--mode",
-        help=f"the preset pipeline (graph, transformers, ...); default: `mode:` of the configs, else {DEFAULT_MODE}",
+        help=f"the preset pipeline (graph, transformers, ...; wins over `mode:` in the configs, with a warning); "
+        f"default: `mode:` of the configs, else {DEFAULT_MODE}",
     )
     parser.add_argument(
         "--config",
@@ -82,6 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         help="a YAML pipeline config, merged over the mode (repeatable, later files win)",
     )
     add_set_option(parser, "transforms.compile_model.backend=torch-simple")
+    add_check_options(parser)
     prompt = parser.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"the text to answer (default: {DEFAULT_PROMPT!r})")
     prompt.add_argument("--input-ids", metavar="IDS", help="token ids instead of a prompt, e.g. 1,2,3 (no tokenizer)")
@@ -138,8 +140,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     # cheap checks first: a typo in --set or a config file fails before any model work
-    data = {"mode": DEFAULT_MODE} if args.mode is None else None
-    config = build_pipeline_config(host, data=data, files=args.configs, overrides=args.overrides, mode=args.mode)
+    checks = {"strict": args.strict, "allow_unavailable": args.allow_unavailable}
+    config, _ = resolve_pipeline(host, files=args.configs, overrides=args.overrides, mode=args.mode, **checks)
     if args.world_size is not None:
         config = config.model_copy(update={"world_size": args.world_size})
     launched = launch_if_requested(config.world_size)
@@ -174,7 +176,7 @@ def _run_in_this_process(
 
     from ..runtime import build_engine, prepare_pipeline
 
-    prepared = prepare_pipeline(host, config, args.model)  # validates every entry, before torch is loaded
+    prepared = prepare_pipeline(host, config, args.model, strict=args.strict, allow_unavailable=args.allow_unavailable)
     config, resolved, factory, optimizer = prepared.config, prepared.resolved, prepared.factory, prepared.optimizer
     timings["resolve_model_s"] = resolved.seconds
     check_ids_fit_vocabulary(given_ids, factory)

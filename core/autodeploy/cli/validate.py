@@ -6,10 +6,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..optimizer.overrides import TRANSFORMS_KEY
-from ..optimizer.pipeline_config import PipelineConfig, build_pipeline_config
+from ..optimizer.pipeline_config import PipelineConfig
 from ..optimizer.pipeline_inputs import factory_class_of
-from ..optimizer.validation import PipelineEntry, validate_transforms
-from .config_options import add_set_option
+from ..optimizer.resolve import resolve_pipeline
+from ..optimizer.validation import PipelineEntry
+from .config_options import add_check_options, add_set_option
 from .output import format_table, format_value, write_json, write_text
 
 if TYPE_CHECKING:
@@ -22,15 +23,25 @@ HELP = "check a pipeline config and print the resolved, ordered pipeline"
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(NAME, help=HELP, description=HELP, parents=parents)
     parser.add_argument("configs", nargs="+", metavar="CONFIG.yaml", help="YAML config files, merged in order")
-    parser.add_argument("--mode", help="the preset pipeline to start from (overrides `mode:` in the files)")
+    parser.add_argument(
+        "--mode",
+        help="the preset pipeline to start from (wins over `mode:` in the files, with a warning); "
+        "default: `mode:` of the files, else graph",
+    )
     add_set_option(parser, "transforms.build_model.device=cpu")
-    parser.add_argument("--strict", action="store_true", help="treat unknown fields as errors")
+    add_check_options(parser)
     parser.add_argument("--json", action="store_true", help="print the resolved pipeline as JSON")
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
-    config = build_pipeline_config(host, files=args.configs, overrides=args.overrides, mode=args.mode)
-    entries = validate_transforms(config, host, strict=args.strict)
+    config, entries = resolve_pipeline(
+        host,
+        files=args.configs,
+        overrides=args.overrides,
+        mode=args.mode,
+        strict=args.strict,
+        allow_unavailable=args.allow_unavailable,
+    )
     if "model_factory" in config.model_fields_set:
         factory_class_of(host, config)  # a factory named by the user must exist and be usable
     if args.json:

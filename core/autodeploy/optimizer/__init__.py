@@ -8,6 +8,7 @@ from .optimizer import InferenceOptimizer, RunResult
 from .overrides import Override, parse_override
 from .pipeline_config import PipelineConfig, build_pipeline_config
 from .pipeline_inputs import build_factory, build_sequence_interface
+from .resolve import resolve_pipeline
 from .validation import ConfigWarning, PipelineEntry, validate_transforms
 from .yaml_loading import MAX_CONFIG_BYTES, load_config_file
 
@@ -24,5 +25,6 @@ __all__ = [
     "build_sequence_interface",
     "load_config_file",
     "parse_override",
+    "resolve_pipeline",
     "validate_transforms",
 ]

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from ..config import SharedConfig, TransformInfo
 from ..errors import ConfigError, TransformError
 from ..records import RunReport, TransformRecord, TransformStatus
-from .pipeline_config import PipelineConfig, build_pipeline_config
-from .validation import PipelineEntry, validate_transforms
+from .pipeline_config import PipelineConfig
+from .resolve import resolve_pipeline, validated_entries
+from .validation import PipelineEntry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -45,9 +46,13 @@ class RunResult:
 class InferenceOptimizer:
     """Run the transforms of a pipeline config, in stage order, on a module.
 
-    `config` is AutoDeploy's layout (``{"transforms": {...}, ...}``), a flat mapping of key ->
-    entry (AutoDeploy's Python API), a `PipelineConfig`, or the path of a YAML file. `host`
-    provides the transforms (by default the installed plugins, per the environment's controls).
+    `config` is AutoDeploy's layout (``{"transforms": {...}, ...}``; the mode defaults as for
+    ``validate`` and ``run``: ``mode:``, else ``graph``), a flat mapping of key -> entry
+    (AutoDeploy's Python API: exactly those transforms), a `PipelineConfig`, or the path of a YAML
+    file. `host` provides the transforms (by default the installed plugins, per the environment's
+    controls). Every problem of the config is reported at once (`ConfigProblems` for several);
+    `strict` makes unknown fields and settings errors; `allow_unavailable` (default: the
+    config's) skips AutoDeploy transforms that no installed plugin provides.
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class InferenceOptimizer:
         *,
         host: Optional[PluginHost] = None,
         strict: bool = False,
+        allow_unavailable: Optional[bool] = None,
         shared_config: Optional[SharedConfig] = None,
     ):
         if host is None:
@@ -65,8 +71,7 @@ class InferenceOptimizer:
             host = PluginHost.from_environment()
         self.factory = factory
         self.host = host
-        self.config = _as_pipeline_config(host, config)
-        self.entries: list[PipelineEntry] = validate_transforms(self.config, host, strict=strict)
+        self.config, self.entries = _resolved(host, config, strict=strict, allow_unavailable=allow_unavailable)
         self.shared_config = shared_config or _shared_config_for(self.config.world_size)
         self.last_report: Optional[RunReport] = None
 
@@ -180,12 +185,15 @@ class InferenceOptimizer:
         return mod
 
 
-def _as_pipeline_config(host: PluginHost, config: ConfigInput) -> PipelineConfig:
+def _resolved(
+    host: PluginHost, config: ConfigInput, *, strict: bool, allow_unavailable: Optional[bool]
+) -> tuple[PipelineConfig, list[PipelineEntry]]:
+    """The config and its validated entries; every problem of a config is reported at once."""
     if isinstance(config, PipelineConfig):
-        return config
+        return config, validated_entries(config, host, strict=strict, allow_unavailable=allow_unavailable)
     if isinstance(config, (str, os.PathLike)):
-        return build_pipeline_config(host, files=[config])
-    return build_pipeline_config(host, data=config)
+        return resolve_pipeline(host, files=[config], strict=strict, allow_unavailable=allow_unavailable)
+    return resolve_pipeline(host, data=config, strict=strict, allow_unavailable=allow_unavailable)
 
 
 def _shared_config_for(world_size: int) -> SharedConfig:

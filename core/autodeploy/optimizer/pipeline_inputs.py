@@ -54,5 +54,8 @@ def build_factory(host: PluginHost, config: PipelineConfig) -> ModelFactory:
 def build_sequence_interface(config: PipelineConfig) -> CachedSequenceInterface:
     """The sequence interface (``cm``) for the config's device and limits."""
     return CachedSequenceInterface(
-        max_seq_len=config.max_seq_len, max_batch_size=config.max_batch_size, device=config.device
+        max_seq_len=config.max_seq_len,
+        max_batch_size=config.max_batch_size,
+        max_num_tokens=config.max_num_tokens,
+        device=config.device,
     )

@@ -30,6 +30,12 @@ class SourceMap:
             self._layers.append(source)
         self._record(merged, layer, source, ())
 
+    def set_source(self, path: Sequence[Any], source: str) -> None:
+        """Note that `source` set `path` (a value derived from another setting, e.g. a shortcut)."""
+        if source not in self._layers:
+            self._layers.append(source)
+        self._origins[tuple(str(part) for part in path)] = source
+
     def source_of(self, path: Sequence[Any]) -> Optional[str]:
         """The layer that set `path`, or else the one that set its closest recorded parent."""
         parts = tuple(str(part) for part in path)

@@ -52,3 +52,15 @@ def suggestion(word: str, candidates: Iterable[str]) -> str:
     if not names:
         return "there are none"
     return f"valid names: {first_few(names, _MAX_LISTED)}"
+
+
+# a suggestion worth making: `buld_model` -> `build_model` (0.95), `export_to_graph` -> `export_to_gm`
+# (0.82); not `cleanup_input_constraints` -> `cleanup_unused_inputs` (0.61), a different transform
+_CLOSE_CUTOFF = 0.75
+
+
+def close_enough(word: str, candidates: Iterable[str]) -> Optional[str]:
+    """The candidate `word` most resembles when the resemblance is strong enough to suggest it."""
+    by_normal = {_normal(str(candidate)): str(candidate) for candidate in sorted(set(candidates), key=str)}
+    matches = difflib.get_close_matches(_normal(str(word)), list(by_normal), n=1, cutoff=_CLOSE_CUTOFF)
+    return by_normal[matches[0]] if matches else None

@@ -51,27 +51,23 @@ _QUOTED = re.compile(r"'([^']*)'")
 _MAX_REPR = 80
 
 
-def config_error_from_validation(
+def config_errors_from_validation(
     exc: ValidationError,
     *,
     prefix: Sequence[str] = (),
     source_of: Callable[[Sequence[str]], Optional[str]] = lambda path: None,
-) -> ConfigError:
-    """One `ConfigError` for a pydantic error: the first problem's path and source, all problems said.
+) -> list[ConfigError]:
+    """One `ConfigError` per pydantic error, each with its own path and source (to report them all)."""
+    errors = []
+    for problem in exc.errors():
+        path = (*prefix, *(str(part) for part in problem["loc"]))
+        errors.append(ConfigError(describe_problem(problem), source=source_of(path), path=".".join(path) or None))
+    return errors
 
-    `prefix` is where the validated mapping sits in the config (``("transforms", "build_model")``);
-    `source_of` names the config layer that set a path.
-    """
-    problems = exc.errors()
-    first_path = (*prefix, *(str(part) for part in problems[0]["loc"]))
-    message = describe_problem(problems[0])
-    if len(problems) > 1:
-        others = "; ".join(
-            f"{'.'.join((*prefix, *(str(p) for p in problem['loc'])))}: {describe_problem(problem)}"
-            for problem in problems[1:]
-        )
-        message = f"{message} (also: {others})"
-    return ConfigError(message, source=source_of(first_path), path=".".join(first_path) or None)
+
+def is_missing_stage(error: ConfigError) -> bool:
+    """Whether `error` says that a transform entry has no `stage` (reported as a group of its own)."""
+    return bool(error.path) and error.path.endswith(".stage") and error.message.startswith("required field")
 
 
 def describe_problem(problem: ErrorDetails) -> str:

@@ -399,18 +399,22 @@ class PluginHost(LifecycleCalls):
         parts.append(
             f"did you mean {' or '.join(repr(name) for name in close)}?" if close else f"available: {_listing(usable)}"
         )
-        loaded = [record.origin for record in self._records if record.is_usable]
-        parts.append(f"loaded plugins: {_listing(loaded)}")
+        parts.append(f"loaded plugins: {self.loaded_plugins_line()}")
         held = self.held_back()
         if held and not usable:
             parts.append(held)
+        return "; ".join(parts)
+
+    def loaded_plugins_line(self) -> str:
+        """The loaded plugins (and those not loaded, with why) in one line, for error messages."""
+        self._collected()
+        line = _listing([record.origin for record in self._records if record.is_usable])
         not_loaded = [record for record in self._records if not record.is_usable]
         if not_loaded:
-            parts.append(
-                f"{len(not_loaded)} plugin(s) not loaded: "
-                + _listing(f"{record.origin} {record.status.value}" for record in not_loaded)
+            line += f"; {len(not_loaded)} plugin(s) not loaded: " + _listing(
+                f"{record.origin} {record.status.value}" for record in not_loaded
             )
-        return "; ".join(parts)
+        return line
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}

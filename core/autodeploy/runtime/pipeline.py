@@ -36,15 +36,23 @@ class PreparedPipeline:
 
 
 def prepare_pipeline(
-    host: PluginHost, config: PipelineConfig, requested_model: Optional[str] = None, cache_dir: Optional[Path] = None
+    host: PluginHost,
+    config: PipelineConfig,
+    requested_model: Optional[str] = None,
+    cache_dir: Optional[Path] = None,
+    *,
+    strict: bool = False,
+    allow_unavailable: Optional[bool] = None,
 ) -> PreparedPipeline:
     """Resolve the model (`requested_model`, else ``config.model``, else the default model) and
-    build the factory and the optimizer for it."""
+    build the factory and the optimizer for it (`strict` / `allow_unavailable`: as `validate`)."""
     requested = requested_model if requested_model is not None else config.model
     resolved = resolve_model(requested, host, cache_dir if cache_dir is not None else default_cache_dir())
     config = config.model_copy(update={"model": resolved.path})
     factory = build_factory(host, config)
-    optimizer = InferenceOptimizer(factory, config, host=host)  # validates every entry, before torch is loaded
+    optimizer = InferenceOptimizer(  # validates every entry, before torch is loaded
+        factory, config, host=host, strict=strict, allow_unavailable=allow_unavailable
+    )
     return PreparedPipeline(config=config, resolved=resolved, factory=factory, optimizer=optimizer)
 
 

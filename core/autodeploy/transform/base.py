@@ -61,7 +61,7 @@ class BaseTransform:
         config_class = self.get_config_class()
         if not isinstance(config, config_class):
             config = config_class.model_validate(config.model_dump() if isinstance(config, TransformConfig) else config)
-        self.config = config
+        self.config = self.with_implementation_default(config)
         self._key: Optional[str] = None  # set by whoever creates it for a key (the pipeline)
         self.last_record: Optional[TransformRecord] = None
         self.last_error: Optional[BaseException] = None
@@ -120,6 +120,37 @@ class BaseTransform:
         This is used to validate the configuration of the transform.
         """
         return TransformConfig
+
+    @classmethod
+    def implemented_ways(cls) -> tuple[bool, bool]:
+        """Whether the class implements `_apply` (per GraphModule) and `_apply_to_full_model`."""
+        per_gm = getattr(cls, "_apply", None) is not BaseTransform._apply
+        full_model = getattr(cls, "_apply_to_full_model", None) is not BaseTransform._apply_to_full_model
+        return per_gm, full_model
+
+    @classmethod
+    def with_implementation_default(cls, config: TransformConfig) -> TransformConfig:
+        """`config` with ``run_per_gm`` following what the class implements.
+
+        A transform that implements only `_apply_to_full_model` runs on the whole model, one that
+        implements only `_apply` per GraphModule, whatever the config says (a config written for
+        AutoDeploy's implementation of the same key may say otherwise: it cannot be honoured, and
+        refusing AutoDeploy's own files would help nobody). One that implements both keeps the
+        config's choice.
+        """
+        per_gm, full_model = cls.implemented_ways()
+        if per_gm == full_model:
+            return config
+        if config.run_per_gm != per_gm and "run_per_gm" in config.model_fields_set:
+            logger.debug(
+                "run_per_gm %s ignored: %s implements only %s",
+                config.run_per_gm,
+                cls.__qualname__,
+                "_apply" if per_gm else "_apply_to_full_model",
+            )
+        if config.run_per_gm == per_gm:
+            return config
+        return config.model_copy(update={"run_per_gm": per_gm})
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> BaseTransform:

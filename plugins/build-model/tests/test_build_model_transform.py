@@ -32,8 +32,9 @@ from autodeploy.graph import new_pipeline_module
 
 
 def graph_mode_build_model(host: PluginHost) -> dict:
-    """A pipeline of the graph mode's build_model entry only (the rest of the mode is other plugins')."""
-    return {"transforms": {"build_model": host.mode("graph")["build_model"]}}
+    """A pipeline of the graph mode's build_model entry only (the rest of the mode is other plugins';
+    ``mode: null``: no preset under it, where the default would be the whole graph mode)."""
+    return {"mode": None, "transforms": {"build_model": host.mode("graph")["build_model"]}}
 
 
 def hf_factory(host: PluginHost, folder: Path, **kwargs):

@@ -73,7 +73,7 @@ def test_cuda_graph_batch_sizes_are_ignored_on_cpu(cm, caplog):
         result, _ = compile_model(mod, cm, backend="torch-simple", cuda_graph_batch_sizes=[4, 1, 2, 2])
 
     assert result is mod
-    assert "cuda_graph_batch_sizes [1, 2, 4] ignored" in caplog.text
+    assert "cuda_graph_batch_sizes [4, 2, 1] ignored" in caplog.text
 
 
 def test_bad_backend_lists_the_valid_ones():

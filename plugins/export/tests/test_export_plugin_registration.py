@@ -8,7 +8,12 @@ import sys
 from importlib.metadata import distribution
 
 import autodeploy_export.plugin as export_plugin
-from autodeploy_export.cleanup_transforms import CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs
+from autodeploy_export.cleanup_transforms import (
+    CleanupInputConstraints,
+    CleanupNoopAdd,
+    CleanupNoopSlice,
+    CleanupUnusedInputs,
+)
 from autodeploy_export.export_transform import ExportToGM, ExportToGMConfig
 from autodeploy_export.gather_logits_transform import GatherLogitsBeforeLmHead
 
@@ -19,6 +24,7 @@ KEYS = {
     "export_to_gm": ExportToGM,
     "cleanup_noop_slice": CleanupNoopSlice,
     "cleanup_noop_add": CleanupNoopAdd,
+    "cleanup_input_constraints": CleanupInputConstraints,
     "cleanup_unused_inputs": CleanupUnusedInputs,
     "gather_logits_before_lm_head": GatherLogitsBeforeLmHead,
 }
@@ -58,7 +64,7 @@ def test_host_registers_every_key_and_the_graph_mode_entries():
         "strict": False,
         "clone_state_dict": False,
     }
-    for key in ("cleanup_noop_slice", "cleanup_noop_add", "cleanup_unused_inputs"):
+    for key in ("cleanup_noop_slice", "cleanup_noop_add", "cleanup_input_constraints", "cleanup_unused_inputs"):
         assert graph[key]["stage"] == "post_export"
         config = KEYS[key].get_config_class()(**graph[key])
         assert config.run_per_gm is True  # per exported GraphModule

@@ -12,7 +12,10 @@ from pydantic import Field, field_validator
 
 from autodeploy import TransformConfig
 
-CompileBackend = Literal["torch-simple", "torch-compile"]
+CompileBackend = Literal["torch-simple", "torch-compile", "torch-cudagraph", "torch-opt"]
+
+CPU_STAND_INS = {"torch-cudagraph": "torch-simple", "torch-opt": "torch-compile"}
+"""AutoDeploy's CUDA-graph backends, and what runs instead on a device without CUDA graphs."""
 TorchCompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 # torch.compile arguments that have their own field: given in compile_kwargs they would be ambiguous
@@ -24,14 +27,14 @@ class CompileModelConfig(TransformConfig):
 
     cuda_graph_batch_sizes: Optional[list[int]] = Field(
         default=None,
-        description="The batch sizes to use for CUDA graphs. Only meaningful on CUDA: there, with the "
-        "torch-compile backend, the model is compiled (and, with compile_mode 'reduce-overhead', its "
-        "CUDA graphs captured) for each of these batch sizes before the first request. Ignored on CPU "
-        "and by torch-simple.",
+        description="The batch sizes to use for CUDA graphs, largest first (as AutoDeploy sorts them). Only "
+        "meaningful on CUDA: torch-cudagraph and torch-opt capture a decode-step graph for each; torch-compile "
+        "warms up at each. Ignored on CPU and by torch-simple.",
     )
     backend: CompileBackend = Field(
         description="The backend to use for compiling the model: 'torch-simple' (no compilation, the "
-        "module runs as it is) or 'torch-compile' (torch.compile).",
+        "module runs as it is), 'torch-compile' (torch.compile), 'torch-cudagraph' (CUDA graphs captured per "
+        "batch size; torch-simple on CPU) or 'torch-opt' (torch.compile, then CUDA graphs; torch-compile on CPU).",
     )
     compile_mode: Optional[TorchCompileMode] = Field(
         default=None,
@@ -63,7 +66,7 @@ class CompileModelConfig(TransformConfig):
     def _positive_batch_sizes(cls, sizes: Optional[list[int]]) -> Optional[list[int]]:
         if sizes is not None and any(size < 1 for size in sizes):
             raise ValueError(f"batch sizes must be >= 1, got {sizes}")
-        return sorted(set(sizes)) if sizes is not None else None
+        return sorted(set(sizes), reverse=True) if sizes is not None else None
 
     @field_validator("compile_kwargs")
     @classmethod

@@ -76,3 +76,24 @@ class CleanupUnusedInputs(BaseTransform):
         from .graph_cleanups.unused_inputs import remove_unused_inputs
 
         return gm, _info(remove_unused_inputs(gm))
+
+
+class CleanupInputConstraints(BaseTransform):
+    """Widen the upper bounds of the sequence input's dynamic dims (AutoDeploy's heuristic: the
+    product of their bounds times 1000), so that the exported graph's input check never refuses
+    a step longer than the shapes export saw. See
+    `autodeploy_export.graph_cleanups.input_constraints`. Changes no node: the graph stays clean."""
+
+    transform_key = "cleanup_input_constraints"  # the key it is registered under, for use outside a pipeline
+
+    def _apply(
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
+    ) -> tuple[fx.GraphModule, TransformInfo]:
+        from .graph_cleanups.input_constraints import widen_input_constraints
+
+        widened = widen_input_constraints(gm)
+        return gm, TransformInfo(skipped=widened == 0, num_matches=widened, is_clean=True, has_valid_shapes=True)

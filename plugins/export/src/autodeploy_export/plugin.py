@@ -1,7 +1,8 @@
 """Entry point of autodeploy-plugin-export (group ``autodeploy.transforms``).
 
-Registers ``export_to_gm``, the post-export cleanups and ``gather_logits_before_lm_head``, and
-contributes them to the ``graph`` mode (the last one disabled). Importing this module must not
+Registers ``export_to_gm``, the post-export cleanups (AutoDeploy's three, and
+``cleanup_unused_inputs``) and ``gather_logits_before_lm_head``, and contributes them to the
+``graph`` mode (the last one disabled). Importing this module must not
 import torch: it is loaded whenever transforms are listed.
 """
 
@@ -28,6 +29,7 @@ def graph_mode_entries() -> dict[str, dict[str, Any]]:
         },
         "cleanup_noop_slice": {"stage": "post_export"},
         "cleanup_noop_add": {"stage": "post_export"},
+        "cleanup_input_constraints": {"stage": "post_export"},
         "cleanup_unused_inputs": {"stage": "post_export"},
         # changes the output to the last position's logits only: opt-in, see its docstring
         "gather_logits_before_lm_head": {"stage": "post_load_fusion", "run_per_gm": True, "enabled": False},
@@ -36,13 +38,14 @@ def graph_mode_entries() -> dict[str, dict[str, Any]]:
 
 @hookimpl
 def autodeploy_register_transforms(register: Callable[[str, type], None]) -> None:
-    from .cleanup_transforms import CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs
+    from .cleanup_transforms import CleanupInputConstraints, CleanupNoopAdd, CleanupNoopSlice, CleanupUnusedInputs
     from .export_transform import ExportToGM
     from .gather_logits_transform import GatherLogitsBeforeLmHead
 
     register("export_to_gm", ExportToGM)
     register("cleanup_noop_slice", CleanupNoopSlice)
     register("cleanup_noop_add", CleanupNoopAdd)
+    register("cleanup_input_constraints", CleanupInputConstraints)
     register("cleanup_unused_inputs", CleanupUnusedInputs)
     register("gather_logits_before_lm_head", GatherLogitsBeforeLmHead)
 
