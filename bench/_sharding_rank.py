@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ from autodeploy.distributed import DistributedContext
 from autodeploy.generation import greedy_generate
 from autodeploy.optimizer import InferenceOptimizer
 
+PROFILED_STEPS = 4  # a prefill of 16 tokens and 3 decode steps
+
 
 def peak_rss_mb() -> float:
     """This process's peak RSS (VmHWM: unlike ru_maxrss it does not carry the parent's peak across exec)."""
@@ -25,6 +28,22 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def isolated_reduce_ms(hidden: int, calls_per_step: float) -> float:
+    """Median time of one decode step's all-reduces ([1, 1, hidden] each) with nothing else running."""
+    import torch.distributed as dist
+
+    if not calls_per_step or not dist.is_initialized():
+        return 0.0
+    tensor = torch.ones(1, 1, hidden)
+    times = []
+    for index in range(60):
+        tick = time.perf_counter()
+        dist.all_reduce(tensor)
+        if index >= 10:  # after a warm-up
+            times.append(time.perf_counter() - tick)
+    return statistics.median(times) * 1000 * calls_per_step
 
 
 def main(folder: str, out: str, new_tokens: int) -> None:
@@ -40,13 +59,17 @@ def main(folder: str, out: str, new_tokens: int) -> None:
     build_s = time.perf_counter() - tick
     ids = torch.tensor([list(range(1, 17))])
     with torch.no_grad():
-        greedy_generate(module, ids, 2)  # warm-up
+        # through the KV cache, as run and serve decode (each rank caches its heads)
+        greedy_generate(module, ids, 2, cm=cm)  # warm-up
         tick = time.perf_counter()
-        greedy_generate(module, ids, new_tokens)
+        greedy_generate(module, ids, new_tokens, cm=cm)
         generate_s = time.perf_counter() - tick
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-            module(input_ids=ids)
-    reduce_us = sum(e.cpu_time_total for e in profile.key_averages() if e.key == "autodeploy::all_reduce")
+            greedy_generate(module, ids, PROFILED_STEPS, cm=cm)
+    # the op's time includes waiting for the slower rank: an upper bound of the communication
+    reduces = [e for e in profile.key_averages() if e.key == "autodeploy::all_reduce"]
+    reduce_us = sum(e.cpu_time_total for e in reduces)
+    calls_per_step = sum(e.count for e in reduces) / PROFILED_STEPS
     weights = sum(t.numel() * t.element_size() for t in module.factory_model.state_dict().values())
     result = {
         "rank": context.rank,
@@ -56,7 +79,13 @@ def main(folder: str, out: str, new_tokens: int) -> None:
         "weights_mb": round(weights / 2**20, 1),
         "build_s": round(build_s, 2),
         "tokens_per_s": round(new_tokens / generate_s, 3),
-        "all_reduce_ms_per_step": round(reduce_us / 1000, 3),
+        "all_reduce_ms_per_step": round(reduce_us / 1000 / PROFILED_STEPS, 3),
+        # the collective alone: a decode step's all-reduces timed back to back, without the model
+        "all_reduce_ms_isolated_per_step": round(
+            isolated_reduce_ms(json.loads(Path(folder, "config.json").read_text())["hidden_size"], calls_per_step), 3
+        ),
+        "threads": torch.get_num_threads(),
+        "all_reduce_calls_per_step": calls_per_step,
     }
     Path(out, f"w{context.world_size}-rank{context.rank}.json").write_text(json.dumps(result))
     context.leave_process_group()

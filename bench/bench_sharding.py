@@ -4,7 +4,10 @@ A random Llama of ~0.5 GB (fp32, sharded into 64 MB safetensors files as Hugging
 checkpoints) runs through the ``graph`` preset once as one process and once as 2 ranks (gloo,
 started through torch's launcher as ``run --world-size 2`` does). Each rank reports its peak RSS,
 the RSS before the model (torch and transformers imported), the bytes of the weights it holds,
-the greedy tokens/s (batch 1, 16-token prompt) and the time its all-reduces take in one step.
+the greedy tokens/s through the KV cache (batch 1, 16-token prompt) and the time its all-reduces
+take per step (mean over a prefill and 3 decode steps; it includes waiting for the slower rank),
+and, apart, one decode step's all-reduces timed alone (the collective's own cost). Each rank runs
+with torch's threads as torchrun sets them (1 per rank at world size 2): the `threads` column.
 
 Target: peak RSS per rank at world size 2 at most 0.6x world size 1's. "above baseline" ratios
 take out what every Python process with torch holds before any weight is read. On a 2-core
@@ -79,7 +82,8 @@ def main() -> None:
         row["rss_above_baseline_ratio"] = round(above / above_single, 3)
         row["tokens_per_s_ratio"] = round(row["tokens_per_s"] / single["tokens_per_s"], 3)
     print_table(rows, ["world_size", "rank", "peak_rss_mb", "baseline_rss_mb", "weights_mb", "rss_ratio",
-                       "rss_above_baseline_ratio", "tokens_per_s", "tokens_per_s_ratio", "all_reduce_ms_per_step"])  # fmt: skip
+                       "rss_above_baseline_ratio", "tokens_per_s", "tokens_per_s_ratio", "threads", "all_reduce_ms_per_step",
+                       "all_reduce_ms_isolated_per_step"])  # fmt: skip
     worst = max(row["rss_ratio"] for row in rows if row["world_size"] == 2)
     print(f"peak RSS per rank at world size 2 / world size 1: {worst:.3f} (target <= 0.6)")
     write_json(

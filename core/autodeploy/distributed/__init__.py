@@ -8,6 +8,7 @@ ranks. Importing this package is torch-free; `collectives` and `launch` import t
 
 from .context import DistributedContext
 from .launch import RankFailure, RanksFailed, launch_ranks
+from .slice_reading import SafetensorsShard, read_weight_slice
 from .weight_slices import WeightSlice, set_weight_slice, weight_slices
 
 
@@ -20,8 +21,10 @@ __all__ = [
     "DistributedContext",
     "RankFailure",
     "RanksFailed",
+    "SafetensorsShard",
     "WeightSlice",
     "launch_ranks",
+    "read_weight_slice",
     "register_collectives",
     "set_weight_slice",
     "weight_slices",

@@ -294,8 +294,11 @@ def iter_raw_shards(
 def _load_safetensors(path: Path) -> dict[str, Any]:
     from safetensors.torch import load_file
 
+    from autodeploy.distributed import SafetensorsShard
+
     try:
-        return load_file(str(path), device="cpu")
+        # a dict that can also read a tensor's slice from the file (tensor parallelism's loads)
+        return SafetensorsShard(load_file(str(path), device="cpu"), path)
     except OSError as exc:
         raise checkpoint_error(path, f"cannot be read ({describe_exception(exc)})") from exc
     except Exception as exc:  # noqa: BLE001 - SafetensorError

@@ -316,6 +316,8 @@ class HFModelFactory(ModelFactory):
         place for (e.g. layers dropped by a ``num_hidden_layers`` override) are left out; they were
         reported when the model was built. A GGUF file is one shard, dequantised.
         """
+        from autodeploy.distributed import SafetensorsShard
+
         from .key_mapping import KeyMapper
 
         layout = self.checkpoint_layout()
@@ -331,6 +333,7 @@ class HFModelFactory(ModelFactory):
             return
         for path, tensors in iter_raw_shards(layout):
             renamed: dict[str, Any] = {}
+            names: dict[str, str] = {}  # model name -> checkpoint name
             for name, tensor in tensors.items():
                 if mapper.needs_conversion(name):
                     raise checkpoint_error(
@@ -341,7 +344,9 @@ class HFModelFactory(ModelFactory):
                 model_name = mapper.model_name(name)
                 if model_name is not None:
                     renamed[model_name] = tensor
-            yield path.name, renamed
+                    names[model_name] = name
+            # a safetensors shard keeps reading slices from its file under the model's names
+            yield path.name, (tensors.renamed(names) if isinstance(tensors, SafetensorsShard) else renamed)
 
     def get_quant_config(self) -> dict[str, Any]:
         """How the checkpoint is quantised (AutoDeploy's factory method): for a GGUF file

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from autodeploy.distributed import weight_slices
+from autodeploy.distributed import read_weight_slice, weight_slices
 from autodeploy.graph import can_cast
 from autodeploy.weight_conversions import CheckpointTensor, WeightConversion, quantized_blocks, weight_conversions
 
@@ -77,6 +77,7 @@ class _ShardLoader:
         self.seen: dict[str, str] = {}  # checkpoint name -> shard it was in
         self.problems = LoadProblems()
         self.result = StreamResult(slots=unique_slots(self.slots))
+        self.shard: Mapping[str, torch.Tensor] = {}
 
     def load_shard(self, shard_name: str, tensors: Mapping[str, torch.Tensor]) -> None:
         """Put every tensor of one shard in place.
@@ -85,12 +86,14 @@ class _ShardLoader:
         de-quantises a tensor only when it is read); a converted tensor is never read as a whole
         when the conversion takes the shard's quantised blocks.
         """
+        self.shard = tensors  # reads this rank's slices (from the file, where it can)
         for name in tensors:
             conversion = self.conversions.get(name)
             if conversion is not None:
                 self._convert_tensor(name, tensors, conversion, shard_name)
             else:
                 self._load_tensor(name, tensors[name], shard_name)
+        self.shard = {}
         self.result.shards += 1
 
     def _load_tensor(self, name: str, tensor: torch.Tensor, shard_name: str) -> None:
@@ -108,8 +111,8 @@ class _ShardLoader:
             if tuple(tensor.shape) != piece.full_shape:
                 self.problems.add_shape_mismatch(name, piece.full_shape, tensor.shape, shard_name)
                 return
-            # a copy of the slice alone: the rest of a memory-mapped tensor is never read
-            tensor = tensor.narrow(piece.dim, piece.start, piece.length).clone()
+            # a copy of the slice alone: the rest of the tensor is never read (nor mapped)
+            tensor = read_weight_slice(self.shard, name, piece)
         if tuple(tensor.shape) != slot.shape:
             self.problems.add_shape_mismatch(name, slot.shape, tensor.shape, shard_name)
             return
