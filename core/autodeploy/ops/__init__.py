@@ -14,6 +14,8 @@ see through it. Importing this package imports torch and registers the ops (once
 - ``torch.ops.autodeploy.torch_cached_attention(...)``: the ``torch`` backend's cached attention
   over the packed step layout (prefill and decode mixed), see `autodeploy.ops.cached_attention`.
 
+- `gather`: ``gather_logits_before_lm_head(hidden, token_index=None)``: the rows whose logits are
+  needed (each row's last position, or a packed step's ``last_token_index``);
 - `norms`: ``torch_rmsnorm(x, weight, eps, backend)`` and ``fused_add_rms_norm`` (the residual add
   joined with the norm);
 - `mlp`: ``torch_swiglu_mlp(x, gate_w, up_w, down_w, ...)`` and ``silu_and_mul(gate_up)``;
@@ -25,7 +27,7 @@ This is a public module of the plugin API (``from autodeploy.ops import ...``).
 
 from __future__ import annotations
 
-from . import attention, cached_attention, mlp, norms, quant  # noqa: F401 - registers the ops
+from . import attention, cached_attention, gather, mlp, norms, quant  # noqa: F401 - registers the ops
 from .norms import RMSNORM_BACKENDS
 from .quant import (
     INT4_BACKENDS,

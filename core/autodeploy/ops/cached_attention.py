@@ -15,12 +15,36 @@ previous sequence left behind beyond the current length is never read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from .attention import attend_bnsd
+
+
+@contextmanager
+def serial_section() -> Iterator[None]:
+    """Run the enclosed small ops on one thread.
+
+    A decode step's attention is a few microseconds of work per op, yet torch splits ops such as
+    ``softmax`` and batched matrix products across its intra-op threads; waking the other
+    threads costs more than the work, and on a busy machine (threads descheduled) a parallel
+    region costs milliseconds: measured on the 2-core CI machine under load, one decode
+    attention took ~0.6 ms with 2 threads and ~0.07 ms with one. Switching the thread count is
+    ~0.4 us; the large matrix products around the attention keep every thread.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _write_cache(
@@ -82,6 +106,29 @@ def _decode(
     return out.reshape(batch, heads, values.shape[-1])
 
 
+def _decode_one(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    pos: int,
+    slot: int,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    scale: float,
+) -> torch.Tensor:
+    """One sequence, one new token (batch-1 decode): write its k/v, one SDPA call over the slot's
+    prefix (views of the caches, no copies) -> ``[1, 1, H, Dv]``."""
+    k_cache[slot, pos].copy_(k[0])
+    v_cache[slot, pos].copy_(v[0])
+    heads, dim = q.shape[1], q.shape[2]
+    keys = k_cache[slot, : pos + 1].transpose(0, 1).unsqueeze(0)  # [1, H_kv, L, D]
+    values = v_cache[slot, : pos + 1].transpose(0, 1).unsqueeze(0)
+    if keys.dtype != q.dtype:
+        keys, values = keys.to(q.dtype), values.to(q.dtype)
+    out = F.scaled_dot_product_attention(q.reshape(1, heads, 1, dim), keys, values, scale=scale, enable_gqa=True)
+    return out.reshape(1, 1, heads, values.shape[-1])
+
+
 def _prefill(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -131,11 +178,15 @@ def torch_cached_attention(
         raise ValueError(f"torch_cached_attention takes a packed step (batch 1), got q of shape {tuple(q.shape)}")
     q0, k0, v0 = q[0], k[0], v[0]
     scale = q.shape[-1] ** -0.5 if scale is None else scale
-    _write_cache(k0, v0, seq_len, input_pos, cache_loc, seq_start, k_cache, v_cache)
     num_tokens, num_seqs = q0.shape[0], seq_len.shape[0]
-    if num_tokens == num_seqs:  # decode only: no per-sequence Python at all
-        out = _decode(q0, input_pos, cache_loc, k_cache, v_cache, scale, sliding_window, logit_cap)
-        return out.to(q.dtype).unsqueeze(0)
+    if num_tokens == num_seqs:  # decode only: a few small ops, on one thread
+        with serial_section():
+            if num_seqs == 1 and sliding_window is None and logit_cap is None:
+                return _decode_one(q0, k0, v0, int(input_pos[0]), int(cache_loc[0]), k_cache, v_cache, scale)
+            _write_cache(k0, v0, seq_len, input_pos, cache_loc, seq_start, k_cache, v_cache)
+            out = _decode(q0, input_pos, cache_loc, k_cache, v_cache, scale, sliding_window, logit_cap)
+            return out.to(q.dtype).unsqueeze(0)
+    _write_cache(k0, v0, seq_len, input_pos, cache_loc, seq_start, k_cache, v_cache)
     out = q0.new_empty((num_tokens, q0.shape[1], v0.shape[-1]))
     lengths, starts, positions, slots = (t.tolist() for t in (seq_len, seq_start, input_pos, cache_loc))
     decode = [i for i, n in enumerate(lengths) if n == 1]

@@ -228,9 +228,11 @@ class Engine:
         )
         logits = logits_of(self.module(**cm.named_args))
         logits = logits.reshape(-1, logits.shape[-1])
-        if logits.shape[0] == batch.num_tokens:
+        if logits.shape[0] == batch.num_sequences:
+            pass  # one row per sequence: all decodes, or a graph that gathers the last tokens' logits
+        elif logits.shape[0] == batch.num_tokens:
             logits = logits.index_select(0, cm.batch_tensor("last_token_index"))
-        elif logits.shape[0] != batch.num_sequences:
+        else:
             raise RuntimeError(
                 f"the module returned {logits.shape[0]} logits rows for {batch.num_tokens} tokens "
                 f"of {batch.num_sequences} sequences"

@@ -45,7 +45,8 @@ def sample_tokens(
     tokens: list[Optional[int]] = [None] * len(params)
     greedy_rows = [i for i, p in enumerate(params) if p.greedy]
     if greedy_rows:
-        chosen = logits[greedy_rows].argmax(dim=-1).tolist()
+        rows = logits if len(greedy_rows) == len(params) else logits[greedy_rows]
+        chosen = rows.argmax(dim=-1).tolist()
         for row, token in zip(greedy_rows, chosen, strict=True):
             tokens[row] = int(token)
     for row, (p, generator) in enumerate(zip(params, generators, strict=True)):

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 class CompileModel(BaseTransform):
     """A transform to compile the model.
 
-    ``torch-simple`` leaves the module as it is (the presets' default: no compile cost).
+    ``torch-simple`` compiles nothing (the presets' default: no compile cost); its graph runs as
+    generated Python, so its custom-op nodes call their Python functions directly and export's
+    metadata assertions and same-dtype casts are dropped (`autodeploy_compile.direct_calls`; the
+    run report's details count them).
     ``torch-compile`` wraps the model at ``mod.factory_model`` (or the module itself when it has
     none) in ``torch.compile`` with ``compile_mode``, ``dynamic``, ``fullgraph`` and
     ``compile_kwargs``; with ``warmup`` it runs once on the example inputs under
@@ -41,4 +44,11 @@ class CompileModel(BaseTransform):
         from .backends import compile_pipeline_module
 
         mod, compiled = compile_pipeline_module(mod, cm, self.config)
-        return mod, TransformInfo(skipped=False, num_matches=compiled, is_clean=True, has_valid_shapes=True)
+        details = {}
+        if not compiled:  # the graph runs as generated Python: make its calls direct (see direct_calls)
+            from .direct_calls import call_ops_directly
+
+            details = call_ops_directly(mod)
+        return mod, TransformInfo(
+            skipped=False, num_matches=compiled, is_clean=True, has_valid_shapes=True, details=details
+        )

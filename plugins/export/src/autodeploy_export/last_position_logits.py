@@ -4,8 +4,10 @@ An exported causal LM returns ``[batch, seq, vocab]`` logits, but a generation s
 the last position's row. The final projection (``aten.linear`` or ``aten.matmul`` onto the
 vocabulary) is the single biggest matmul of a small model at short sequences, so computing it
 for every position wastes most of its work; Hugging Face's ``generate`` avoids that with
-``logits_to_keep=1``. The rewrite inserts ``hidden[:, -1:, :]`` before that projection, so the
-graph returns ``[batch, 1, vocab]``.
+``logits_to_keep=1``. The rewrite takes ``hidden[:, -1:, :]`` before that projection, so the
+graph returns ``[batch, 1, vocab]``. The slice is the canonical op
+``autodeploy::gather_logits_before_lm_head(hidden, None)``; a cached graph (``insert_cached_attention``)
+hands it the step's ``last_token_index``, so a packed step gets one logits row per sequence.
 
 Which node is the projection: walking back from the graph's (only) output tensor, through nodes
 that act on each position alone and keep the shape (dtype casts, shape-preserving views, a
@@ -18,7 +20,6 @@ torch is imported by the functions: the transform wrapping this module is listed
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, Optional
 
 from .graph_cleanups.node_values import recorded_value, same_size
@@ -32,7 +33,6 @@ SEQUENCE_DIM = 1
 def slice_lm_head_input_to_last_position(gm: fx.GraphModule) -> int:
     """Rewrite `gm` to compute its output logits for the last position only; returns 1 if it
     did, 0 if the graph has no such final projection (or already slices its input)."""
-    import torch
     from torch import fx
 
     path = _path_from_output_to_projection(gm)
@@ -41,10 +41,12 @@ def slice_lm_head_input_to_last_position(gm: fx.GraphModule) -> int:
     projection, between = path
     hidden = projection.args[0]
     assert isinstance(hidden, fx.Node), "a projection's input is a graph node"
-    if _is_last_position_slice(hidden):
+    if _is_gather(hidden):
         return 0  # already rewritten (the transform ran before)
+    from autodeploy.ops.gather import gather_logits_op
+
     with gm.graph.inserting_before(projection):
-        last = gm.graph.call_function(torch.ops.aten.slice.Tensor, (hidden, SEQUENCE_DIM, -1, sys.maxsize, 1))
+        last = gm.graph.call_function(gather_logits_op(), (hidden, None))
     projection.replace_input_with(hidden, last)
     for node in between:
         _shrink_view_to_one_position(node)
@@ -137,18 +139,17 @@ def _is_same_shape_3d(a: fx.Node, b: fx.Node) -> bool:
 
 
 def _shrink_view_to_one_position(node: fx.Node) -> None:
-    """A same-shape view on the path names the sequence length in its target shape: make it 1."""
+    """A same-shape view on the path names the sequence length in its target shape: make it -1
+    (inferred: 1 row per sequence, or one per sequence of a packed step), or 1 when another
+    dimension is already -1."""
     if str(node.target) not in _VIEWS:
         return
     shape = list(node.args[1])  # type: ignore[arg-type]  # a view's target shape
-    shape[SEQUENCE_DIM] = 1
+    shape[SEQUENCE_DIM] = 1 if any(size == -1 for size in shape) else -1
     node.update_arg(1, shape)
 
 
-def _is_last_position_slice(node: Any) -> bool:
+def _is_gather(node: Any) -> bool:
     from torch import fx
 
-    if not isinstance(node, fx.Node) or str(node.target) != "aten.slice.Tensor":
-        return False
-    args = list(node.args) + [None] * 5
-    return bool(args[1] == SEQUENCE_DIM and args[2] == -1)
+    return isinstance(node, fx.Node) and str(node.target) == "autodeploy.gather_logits_before_lm_head.default"

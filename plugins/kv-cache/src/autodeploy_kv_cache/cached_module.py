@@ -7,7 +7,8 @@ logits ``[1, T, vocab]`` and leaves the new keys and values in the caches.
 Called like the model instead, ``module(input_ids=[B, L])`` (``run --check``, a plain greedy
 loop, compile warm-ups), each row is a whole sequence from position 0: the call runs over
 scratch caches of its own (the interface's caches are left alone) and returns ``[B, L, vocab]``,
-what the uncached model returns.
+what the uncached model returns (``[B, 1, vocab]`` when the graph gathers the last tokens' logits,
+``gather_logits_before_lm_head``).
 """
 
 from __future__ import annotations
@@ -41,18 +42,27 @@ class CacheSpec:
 class CachedModule(nn.Module):
     """Base of the cached graph / cached transformers module (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, backend: AttentionBackend, caches: list[CacheSpec]):
+    def __init__(
+        self,
+        model: nn.Module,
+        backend: AttentionBackend,
+        caches: list[CacheSpec],
+        metadata: Optional[tuple[str, ...]] = None,
+    ):
         super().__init__()
         self.model = model
         self.backend = backend
         self.cache_specs = list(caches)
+        # the step metadata the model takes: the backend's, plus e.g. ``last_token_index`` for a
+        # graph that gathers the logits rows it needs
+        self.metadata = tuple(backend.metadata if metadata is None else metadata)
 
     @property
     def cache_names(self) -> list[str]:
         return [spec.name for spec in self.cache_specs]
 
     def forward(self, input_ids: torch.Tensor, position_ids: Optional[torch.Tensor] = None, **inputs: Any) -> Any:
-        missing = [name for name in (*self.backend.metadata, *self.cache_names) if name not in inputs]
+        missing = [name for name in (*self.metadata, *self.cache_names) if name not in inputs]
         if not missing:
             if position_ids is None:
                 raise TypeError("a cached step needs position_ids (cm.named_args holds them)")
@@ -83,13 +93,15 @@ class CachedModule(nn.Module):
             "seq_start": longs(range(0, batch * length, length)),
             "last_token_index": longs(range(length - 1, batch * length, length)),
         }
-        step = {name: step[name] for name in self.backend.metadata}
+        step = {name: step[name] for name in self.metadata}
         for spec in self.cache_specs:
             step[spec.name] = spec.allocate(self.backend, batch, length, device)
         packed = self._run_step(input_ids.reshape(1, -1), position_ids.reshape(1, -1), step)
         logits = logits_of(packed)
         if logits.shape[1] == batch * length:
             return logits.reshape(batch, length, *logits.shape[2:])
+        if logits.shape[1] == batch:  # one row per sequence: the graph gathers each one's last token
+            return logits.reshape(batch, 1, *logits.shape[2:])
         if batch > 1:
             # the graph projects only the packed row's last position (gather_logits_before_lm_head):
             # one sequence per call gives each sequence's own last position

@@ -110,8 +110,26 @@ def insert_cached_attention(
         )
         node.replace_all_uses_with(cached)
         gm.graph.erase_node(node)
+    _wire_logits_gather(gm, cm, meta_val)
     _plain_calling_convention(gm, cm)
     return len(nodes), specs
+
+
+def _wire_logits_gather(gm: fx.GraphModule, cm: CachedSequenceInterface, meta_val: torch.Tensor) -> int:
+    """Hand each ``gather_logits_before_lm_head`` (which took each row's last position) the step's
+    ``last_token_index``: in a packed step, logits row i is then sequence i's last new token."""
+    gathers = [
+        n
+        for n in gm.graph.nodes
+        if n.op == "call_function" and str(n.target) == "autodeploy.gather_logits_before_lm_head.default"
+    ]
+    if not gathers:
+        return 0
+    cm.add_graph_input("last_token_index")
+    index = _placeholder(gm, "last_token_index", meta_val)
+    for node in gathers:
+        node.args = (node.args[0], index)
+    return len(gathers)
 
 
 def _allocator(backend: AttentionBackend, spec: CacheSpec):
