@@ -278,3 +278,49 @@ def test_only_the_newest_entries_are_kept(tmp_path):
     removed = cache.prune(keep=2, spare=cache.root / "entry0")
     assert sorted(path.name for path in removed) == ["entry1", "entry2"]
     assert sorted(path.name for path in cache.root.iterdir()) == [".entry9.partial-1-x", "entry0", "entry3", "entry4"]
+
+
+class _RunsACommand:
+    """Pickles as a call of `os.system`: what a hostile entry in a shared cache would hold."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def hostile_pickle(kind: str, marker) -> bytes:
+    import pickle
+
+    if kind == "os.system":
+        return pickle.dumps({"format": 1, "program": _RunsACommand(f"touch {marker}")})
+    # a module that would write the marker when imported: the global names it without calling it
+    return b"chostile_cache_module\nanything\n."  # protocol 0: GLOBAL, STOP
+
+
+@pytest.mark.parametrize("kind", ["os.system", "import of another module"])
+def test_an_entry_that_would_run_code_is_refused_without_running_it(warm_cache, tmp_path, monkeypatch, kind):
+    """The cache folder may be shared: an entry written by someone else never runs their code."""
+    root, _ = warm_cache
+    scratch = tmp_path / "cache"
+    shutil.copytree(root, scratch)
+    (entry,) = (scratch / export_cache.CACHE_SUBDIR).iterdir()
+    key = json.loads((entry / KEY_FILE).read_text())["key"]
+    marker = tmp_path / "code-ran"
+    module_dir = tmp_path / "modules"
+    module_dir.mkdir()
+    (module_dir / "hostile_cache_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nanything = 1\n")
+    monkeypatch.syspath_prepend(str(module_dir))
+    data = hostile_pickle(kind, marker)
+    (entry / PROGRAM_FILE).write_bytes(data)
+    manifest = json.loads((entry / KEY_FILE).read_text())
+    manifest["program_sha256"] = hashlib.sha256(data).hexdigest()  # checksums do not help here
+    (entry / KEY_FILE).write_text(json.dumps(manifest))
+
+    expected = f"{os.system.__module__}.system" if kind == "os.system" else "hostile_cache_module.anything"
+    with pytest.warns(ExportCacheWarning, match=f"damaged or stale.*{expected}.*never holds"):
+        found = ExportCache(scratch).lookup(key, live_tensors(tiny_llama()))
+    assert (found.program, found.outcome) == (None, CACHE_REBUILT)
+    assert not marker.exists()
+    assert "hostile_cache_module" not in __import__("sys").modules

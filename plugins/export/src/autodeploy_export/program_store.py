@@ -29,6 +29,8 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
+from . import safe_unpickle
+
 if TYPE_CHECKING:
     import torch
     from torch.export import ExportedProgram
@@ -108,17 +110,23 @@ def _dump(ep: ExportedProgram, nodes: list[Any]) -> bytes:
 
     shell = copy.copy(ep)
     shell._graph_module = None  # type: ignore[assignment]
+    shell._example_inputs = None  # real tensors, never needed to run: an entry holds no tensor data
     shell._state_dict = {name: _weightless(tensor) for name, tensor in ep.state_dict.items()}
     shell._constants = {
         name: _weightless(value) if isinstance(value, torch.Tensor) else value for name, value in ep.constants.items()
     }
     try:
-        return pickle.dumps(
+        data = pickle.dumps(
             {"format": FORMAT_VERSION, "program": shell, "nodes": nodes, "graph_meta": dict(ep.graph_module.meta)},
             protocol=pickle.HIGHEST_PROTOCOL,
         )
     except Exception as exc:  # noqa: BLE001 - something in the program does not pickle: just not cached
         raise NotStorable(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        safe_unpickle.loads(data)  # an entry the loader would refuse is not written at all
+    except safe_unpickle.RefusedGlobal as exc:
+        raise NotStorable(f"the program {exc}") from exc
+    return data
 
 
 def load_program(data: bytes, tensors: Mapping[str, torch.Tensor]) -> ExportedProgram:
@@ -133,7 +141,7 @@ def load_program(data: bytes, tensors: Mapping[str, torch.Tensor]) -> ExportedPr
     with warnings.catch_warnings():
         # torch's pytree specs warn about their own deprecated classes while unpickling
         warnings.simplefilter("ignore", FutureWarning)
-        payload = pickle.loads(data)
+        payload = safe_unpickle.loads(data)  # never plain pickle: the entry may come from a shared cache
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
         raise ValueError("not an export cache program of this format")
     ep = payload["program"]
