@@ -2,8 +2,8 @@
 
 The file is written here with the gguf package's own ``GGUFWriter`` and quantiser: a tiny Llama
 whose layer 0 is Q8_0, layer 1 is Q4_1 (but its v projection Q4_0), embeddings Q8_0 and output F32,
-with q/k rows permuted the way llama.cpp's converter permutes them. The reference is the same file
-loaded de-quantised (fp32), through the same pipeline with the transform off.
+with q/k rows permuted the way llama.cpp's converter permutes them. The reference is the Hugging Face
+model holding the weights as transformers de-quantises them from that file (fp32).
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ def linear_type(layer: int, short: str) -> str:
 
 def _permute(weights, n_head: int):
     """llama.cpp's q/k row permutation (convert_hf_to_gguf.py), which loading undoes."""
-    return weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def write_gguf(model, path) -> None:
@@ -133,15 +137,33 @@ def record_of(built):
     return next(r for r in built[0].report.records if r.key == TRANSFORM)
 
 
-def test_lazy_shard_reads_what_transformers_reads(tiny_gguf, host):
-    """Every tensor, named and de-quantised one at a time from the memory map, equals transformers'
-    eager reading; the quantised blocks are offered for Q8_0 / Q4_0 / Q4_1 only."""
+@pytest.fixture(scope="module")
+def eager_tensors(tiny_gguf, host):
+    """transformers' own reading of the file: every tensor de-quantised at once."""
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
+    skeleton = host.factory_class("AutoModelForCausalLM")(model=str(tiny_gguf[0])).meta_skeleton()
+    return load_gguf_checkpoint(str(tiny_gguf[0]), return_tensors=True, model_to_load=skeleton)["tensors"]
+
+
+@pytest.fixture(scope="module")
+def dequantized_logits(tiny_gguf, eager_tensors):
+    """The reference: the Hugging Face model with the file's de-quantised weights, on IDS."""
+    import copy
+
+    model = copy.deepcopy(tiny_gguf[1])
+    missing, unexpected = model.load_state_dict(eager_tensors, strict=False)
+    assert not unexpected and not [name for name in missing if "rotary" not in name]
+    with torch.no_grad():
+        return model(IDS).logits[0].float()
+
+
+def test_lazy_shard_reads_what_transformers_reads(tiny_gguf, host, eager_tensors):
+    """Every tensor, named and de-quantised one at a time from the memory map, equals transformers'
+    eager reading; the quantised blocks are offered for Q8_0 / Q4_0 / Q4_1 only."""
     path, model = tiny_gguf
     factory = host.factory_class("AutoModelForCausalLM")(model=str(path))
-    skeleton = factory.meta_skeleton()
-    eager = load_gguf_checkpoint(str(path), return_tensors=True, model_to_load=skeleton)["tensors"]
+    eager = eager_tensors
     ((_, shard),) = list(factory.iter_checkpoint_shards())
     assert sorted(shard) == sorted(eager)
     for name, tensor in eager.items():
@@ -157,28 +179,28 @@ def test_lazy_shard_reads_what_transformers_reads(tiny_gguf, host):
 
 
 @pytest.fixture(scope="module")
-def dequantized(tiny_gguf, host):
-    return build(host, tiny_gguf[0])
-
-
-@pytest.fixture(scope="module")
 def quantized(tiny_gguf, host):
     return build(host, tiny_gguf[0], exclude_modules=[])
 
 
-def test_quantized_load_matches_the_dequantized_model(quantized, dequantized):
+def test_quantized_load_matches_the_dequantized_model(quantized, dequantized_logits):
     record = record_of(quantized)
     assert record.num_matches == LAYERS * len(LINEARS)
     assert record.details["gguf_types"] == {"Q4_0": 1, "Q4_1": 6, "Q8_0": 7}
     assert record.details["formats"] == {"int4": 7, "int8": 7}
-    targets = [str(n.target) for gm in quantized[0].module.modules() if isinstance(gm, torch.fx.GraphModule) for n in gm.graph.nodes]
+    targets = [
+        str(n.target)
+        for gm in quantized[0].module.modules()
+        if isinstance(gm, torch.fx.GraphModule)
+        for n in gm.graph.nodes
+    ]
     assert targets.count("autodeploy.int8_weight_linear.default") == 7
     assert targets.count("autodeploy.int4_weight_linear.default") == 7
     # no float copy of a quantised weight is left in the module
     names = [name for name, _ in quantized[0].module.named_parameters()]
     assert not any(name.endswith("layers.0.self_attn.q_proj.weight") for name in names)
     assert any(name.endswith("layers.0.input_layernorm.weight") for name in names)
-    expected, got = logits(dequantized), logits(quantized)
+    expected, got = dequantized_logits, logits(quantized)
     # Q4_0 / Q4_1 map exactly; Q8_0's block scales become per-channel ones (int8 rounding, ~1% of a weight)
     scale = expected.abs().max().item()
     assert (got - expected).abs().max().item() < 0.02 * scale

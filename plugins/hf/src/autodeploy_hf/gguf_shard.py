@@ -103,7 +103,9 @@ class GGUFShard(Mapping[str, "torch.Tensor"]):
 
         tensor = self._tensors[name]
         weights = self._processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name).weights
-        return torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32) if weights.dtype != np.float32 else np.array(weights))
+        return torch.from_numpy(
+            np.ascontiguousarray(weights, dtype=np.float32) if weights.dtype != np.float32 else np.array(weights)
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._tensors)

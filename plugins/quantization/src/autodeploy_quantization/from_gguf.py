@@ -76,7 +76,9 @@ def _tensor(gm: fx.GraphModule, node: Any) -> Optional[torch.Tensor]:
 def _shared_names(gm: fx.GraphModule) -> set[str]:
     """Names of tensors that have several names (tied weights): left in floating point."""
     by_id: dict[int, list[str]] = {}
-    for name, tensor in list(gm.named_parameters(remove_duplicate=False)) + list(gm.named_buffers(remove_duplicate=False)):
+    for name, tensor in list(gm.named_parameters(remove_duplicate=False)) + list(
+        gm.named_buffers(remove_duplicate=False)
+    ):
         by_id.setdefault(id(tensor), []).append(name)
     return {name for names in by_id.values() if len(names) > 1 for name in names}
 
@@ -169,8 +171,16 @@ class _Rewriter:
             owner.register_buffer(f"{leaf}_{suffix}", tensor, persistent=True)
             names[suffix] = f"{owner_name}.{leaf}_{suffix}" if owner_name else f"{leaf}_{suffix}"
         pair = tuple(names.values())
-        convert = _int8_conversion(pair, (out_features, in_features)) if fmt == "int8" else _int4_conversion(pair, weight.dtype)
-        set_weight_conversion(self.gm, name, WeightConversion(targets=pair, convert=convert, description=f"GGUF {self.types[name]} -> {fmt}"))
+        convert = (
+            _int8_conversion(pair, (out_features, in_features))
+            if fmt == "int8"
+            else _int4_conversion(pair, weight.dtype)
+        )
+        set_weight_conversion(
+            self.gm,
+            name,
+            WeightConversion(targets=pair, convert=convert, description=f"GGUF {self.types[name]} -> {fmt}"),
+        )
         self.done[name] = (fmt, names)
         gguf_type = self.types[name]
         self.result.layers += 1
@@ -218,7 +228,9 @@ class _Rewriter:
         with self.gm.graph.inserting_before(node):
             gate = self.quantized_linear(x, gate_w, gate_b, formats[0])
             up = self.quantized_linear(x, up_w, up_b, formats[1])
-            hidden = self.gm.graph.call_function(aten.mul.Tensor, (self.gm.graph.call_function(aten.silu.default, (gate,)), up))
+            hidden = self.gm.graph.call_function(
+                aten.mul.Tensor, (self.gm.graph.call_function(aten.silu.default, (gate,)), up)
+            )
             new = self.quantized_linear(hidden, down_w, down_b, formats[2])
         self._replace(node, new)
         return True

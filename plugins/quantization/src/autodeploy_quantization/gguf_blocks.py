@@ -64,7 +64,9 @@ def q8_0_to_int8_per_channel(data: torch.Tensor, shape: tuple[int, ...]) -> tupl
     return requantized.reshape(shape), scale
 
 
-def q4_to_groups(data: torch.Tensor, kind: str, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def q4_to_groups(
+    data: torch.Tensor, kind: str, shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Q4_0 / Q4_1 rows -> ``(q int32 [out, in] in 0..15, scale [out, groups], zero [out, groups])``
     with ``w = (q - 8) * scale + zero`` exactly (float32 scales)."""
     import torch
@@ -83,7 +85,9 @@ def dequantize_blocks(data: torch.Tensor, kind: str, shape: tuple[int, ...]) -> 
 
     if kind == "Q8_0":
         blocks = _blocks(data, kind, shape)
-        return (blocks[..., 2:].contiguous().view(torch.int8).to(torch.float32) * _half(blocks, 0)[..., None]).reshape(shape)
+        return (blocks[..., 2:].contiguous().view(torch.int8).to(torch.float32) * _half(blocks, 0)[..., None]).reshape(
+            shape
+        )
     q, scale, zero = q4_to_groups(data, kind, shape)
     rows, columns = shape
     grouped = (q.reshape(rows, -1, BLOCK).to(torch.float32) - 8.0) * scale[..., None] + zero[..., None]
