@@ -269,8 +269,22 @@ def test_memory_change_is_measured_and_reported(cm, caplog, expected):
     assert record.mem_change_mb > 200
     messages = [r for r in caplog.records if "changed memory" in r.getMessage()]
     assert len(messages) == 1
-    assert messages[0].levelno == (logging.INFO if expected else logging.WARNING)
+    # RSS alone (no CUDA here) is reported, never warned about: imports and the allocator move it too
+    assert messages[0].levelno == logging.INFO
+    assert "RSS +" in messages[0].getMessage()
     assert ("as expected" in messages[0].getMessage()) is expected
+
+
+def test_only_a_device_memory_change_is_worth_a_warning():
+    from autodeploy.transform.memory import MemorySnapshot, device_memory_changed, significant_change
+
+    cpu_before, cpu_after = MemorySnapshot(rss_mb=500.0, cuda_mb=None), MemorySnapshot(rss_mb=900.0, cuda_mb=None)
+    assert significant_change(cpu_before, cpu_after) == "RSS +400.0 MB"
+    assert not device_memory_changed(cpu_before, cpu_after)
+    gpu_before, gpu_after = MemorySnapshot(rss_mb=500.0, cuda_mb=100.0), MemorySnapshot(rss_mb=510.0, cuda_mb=612.0)
+    assert significant_change(gpu_before, gpu_after) == "CUDA +512.0 MB"
+    assert device_memory_changed(gpu_before, gpu_after)
+    assert not device_memory_changed(gpu_before, MemorySnapshot(rss_mb=510.0, cuda_mb=120.0))
 
 
 def test_debug_visualize_dir_writes_one_dump_per_graph_module(cm, tmp_path):

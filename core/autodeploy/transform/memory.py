@@ -43,3 +43,10 @@ def significant_change(before: MemorySnapshot, after: MemorySnapshot) -> Optiona
         if abs(after.cuda_mb - before.cuda_mb) > CUDA_CHANGE_THRESHOLD_MB:
             changes.append(f"CUDA {after.cuda_mb - before.cuda_mb:+.1f} MB")
     return ", ".join(changes) or None
+
+
+def device_memory_changed(before: MemorySnapshot, after: MemorySnapshot) -> bool:
+    """Whether CUDA allocations moved beyond the threshold: what ``expect_mem_change`` is about."""
+    if before.cuda_mb is None or after.cuda_mb is None:
+        return False
+    return abs(after.cuda_mb - before.cuda_mb) > CUDA_CHANGE_THRESHOLD_MB

@@ -78,6 +78,7 @@ def stable_topological_sort(gm: fx.GraphModule) -> None:
     rebuilt in the new order (same nodes, names, metadata and calling convention).
     """
     import copy
+    import warnings
 
     from torch import fx
 
@@ -114,7 +115,10 @@ def stable_topological_sort(gm: fx.GraphModule) -> None:
     if order == nodes:
         return
     new_graph = fx.Graph(owning_module=gm, tracer_cls=graph._tracer_cls)
-    new_graph._codegen = copy.deepcopy(graph._codegen)
+    with warnings.catch_warnings():
+        # torch's pytree specs warn about their own deprecated classes when copied: not the user's concern
+        warnings.simplefilter("ignore", FutureWarning)
+        new_graph._codegen = copy.deepcopy(graph._codegen)
     env: dict[fx.Node, fx.Node] = {}
     for node in order:
         env[node] = new_graph.node_copy(node, lambda arg: env[arg])
