@@ -60,6 +60,19 @@ def test_bad_name_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_key_an_installed_plugin_provides_is_refused_naming_that_plugin(tmp_path):
+    # fuse_gemms comes with the first-party fusions plugin: a second provider would conflict
+    result = autodeploy("new-plugin", "fuse_gemms", "--dir", str(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "transform key 'fuse_gemms' is already provided by autodeploy-plugin-fusions" in result.stderr
+    assert "-p no:autodeploy-plugin-fusions" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    # with that plugin disabled, the key is free to be replaced
+    replacing = autodeploy("-p", "no:autodeploy-plugin-fusions", "new-plugin", "fuse_gemms", "--dir", str(tmp_path))
+    assert replacing.returncode == 0, replacing.stderr
+    assert (tmp_path / "autodeploy-plugin-fuse-gemms" / "pyproject.toml").is_file()
+
+
 def test_new_plugin_passes_its_tests_after_pip_install_e(tmp_path):
     assert autodeploy("new-plugin", "fuse_things", "--dir", str(tmp_path)).returncode == 0
     target = tmp_path / "autodeploy-plugin-fuse-things"

@@ -17,7 +17,7 @@ HELP = "create a new plugin distribution with one transform, its config and its 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(NAME, help=HELP, description=HELP, parents=parents)
-    parser.add_argument("name", help="the plugin's name, which is also its transform key, e.g. fuse_rmsnorm")
+    parser.add_argument("name", help="the plugin's name, which is also its transform key, e.g. fold_scales")
     parser.add_argument(
         "--dir", type=Path, default=Path("."), help="where to create the autodeploy-plugin-NAME folder (default: .)"
     )
@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     from ..scaffold import PluginNames, scaffold_plugin
 
-    target = scaffold_plugin(args.name, args.dir)
+    taken = {key: provider.plugin.distribution or provider.plugin.name for key, provider in host.transforms().items()}
+    target = scaffold_plugin(args.name, args.dir, taken_keys=taken)
     names = PluginNames.from_name(args.name)
     write_text(
         f"created {target}\n"

@@ -7,8 +7,10 @@ config, the entry point, the core version range, and tests using `autodeploy.tes
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
+from typing import Optional
 
 from .._version import __version__
 from .names import PluginNames, ScaffoldError, core_requirement
@@ -29,16 +31,31 @@ def render_plugin_files(names: PluginNames, core_version: str = __version__) -> 
     return {Template(path).substitute(values): template.substitute(values) for path, template in FILES.items()}
 
 
-def scaffold_plugin(name: str, parent: Path) -> Path:
+def scaffold_plugin(name: str, parent: Path, taken_keys: Optional[Mapping[str, str]] = None) -> Path:
     """Write a new plugin named `name` into ``parent/autodeploy-plugin-<name>``; return that folder.
 
     Refuses (`ScaffoldError`) to write into a folder that exists and is not empty: nothing of the
     user's is ever overwritten. The plugin appears whole or not at all (see `write_tree_atomically`):
-    an interrupted run leaves nothing that would make the next one refuse.
+    an interrupted run leaves nothing that would make the next one refuse. `taken_keys` maps the
+    transform keys installed plugins provide to their distribution: a name among them is refused,
+    since the two plugins would conflict once the new one is installed.
     """
     names = PluginNames.from_name(name)
     check_not_installed(names)
+    check_key_not_taken(names, taken_keys or {})
     return write_tree_atomically(parent / names.distribution, render_plugin_files(names))
+
+
+def check_key_not_taken(names: PluginNames, taken_keys: Mapping[str, str]) -> None:
+    """Refuse a transform key that an installed plugin already provides (named in the error)."""
+    provider = taken_keys.get(names.key)
+    if provider is None:
+        return
+    raise ScaffoldError(
+        f"transform key {names.key!r} is already provided by {provider} (installed); the new plugin "
+        "would conflict with it and neither would be usable. Choose another name (a new key), or, to "
+        f"replace {provider}'s transform, uninstall or disable it (-p no:{provider}) first"
+    )
 
 
 def check_not_installed(names: PluginNames) -> None:
@@ -60,6 +77,7 @@ def check_not_installed(names: PluginNames) -> None:
 __all__ = [
     "PluginNames",
     "ScaffoldError",
+    "check_key_not_taken",
     "check_not_installed",
     "core_requirement",
     "render_plugin_files",
