@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .mappings import deep_merge  # noqa: F401 - its old home; plugins on main import it from autodeploy now
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +40,15 @@ class ModelFactory(ABC):
         self.skip_loading_weights = skip_loading_weights
         self.tokenizer = tokenizer
         self.max_seq_len = max_seq_len
-        self.extra_kwargs = kwargs
+        if kwargs:
+            # never stored and ignored: a misspelt option, or one this factory does not support
+            # (e.g. the config's dtype), would otherwise change nothing without a word
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"model factory {type(self).__name__} does not take the option(s) {', '.join(sorted(kwargs))}",
+                path="model_factory",
+            )
 
     @property
     def model(self) -> Optional[str]:

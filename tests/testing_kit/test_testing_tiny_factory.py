@@ -63,6 +63,16 @@ def test_model_kwargs_override_the_checkpoint_config(checkpoint):
     assert len(model.model.layers) == 1
 
 
+def test_an_option_the_factory_does_not_take_is_refused_not_ignored(checkpoint):
+    from autodeploy import ConfigError
+
+    with pytest.raises(
+        ConfigError,
+        match=r"model_factory: model factory TinyLlamaFactory does not take the option\(s\) dtype, skip_loading_weight",
+    ):
+        TinyLlamaFactory(model=str(checkpoint), dtype="bfloat16", skip_loading_weight=True)
+
+
 def test_random_init_is_seeded(tmp_path):
     first = TinyLlamaFactory(skip_loading_weights=True, seed=7).build_and_load_model("cpu")
     second = TinyLlamaFactory(skip_loading_weights=True, seed=7).build_and_load_model("cpu")
