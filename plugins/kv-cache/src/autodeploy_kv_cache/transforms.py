@@ -120,7 +120,7 @@ class InsertCachedAttention(BaseTransform):
             )
             return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
         backend = _backend(self.config.backend)
-        run_shape_prop(model, cm)
+        run_shape_prop(model, cm, only_missing=True)  # the matchers' new nodes; the rest kept export's
         num_layers, specs = insert_cached_attention(model, cm, backend)
         check_no_uncached_attention(model)
         if not num_layers:
