@@ -6,6 +6,7 @@ transforms write the slices, the weight loader reads them, and ``run`` launches 
 ranks. Importing this package is torch-free; `collectives` and `launch` import torch.
 """
 
+from .agreement import agree_with_main_rank
 from .context import DistributedContext
 from .launch import RankFailure, RanksFailed, launch_ranks
 from .slice_reading import SafetensorsShard, read_weight_slice
@@ -18,6 +19,7 @@ def register_collectives() -> None:
 
 
 __all__ = [
+    "agree_with_main_rank",
     "DistributedContext",
     "RankFailure",
     "RanksFailed",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 
-class SafetensorsShard(dict):  # type: ignore[type-arg]
+class SafetensorsShard(dict):
     """The tensors of one safetensors file (lazy memory maps), which can also read a slice of one
     straight from the file (see the module docstring).
 
@@ -72,7 +72,7 @@ class SafetensorsShard(dict):  # type: ignore[type-arg]
         out = torch.empty(piece.shard_shape(), dtype=tensor.dtype)
         if out.numel() == 0:
             return out
-        view = memoryview(out.view(-1).view(torch.uint8).numpy())
+        view = memoryview(out.view(-1).view(torch.uint8).numpy())  # type: ignore[arg-type]
         with open(self.path, "rb", buffering=0) as file:
             for block in range(outer):
                 offset = data_start + begin + block * stride + piece.start * inner

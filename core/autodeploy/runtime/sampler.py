@@ -49,11 +49,17 @@ def sample_tokens(
         chosen = rows.argmax(dim=-1).tolist()
         for row, token in zip(greedy_rows, chosen, strict=True):
             tokens[row] = int(token)
-    for row, (p, generator) in enumerate(zip(params, generators, strict=True)):
-        if p.greedy:
-            continue
-        probs = _filtered_probabilities(logits[row].float(), p)
-        tokens[row] = int(torch.multinomial(probs, 1, generator=generator).item())
+    sampled_rows = [row for row, p in enumerate(params) if not p.greedy]
+    drawn = []
+    for row in sampled_rows:
+        probs = _filtered_probabilities(logits[row].float(), params[row])
+        drawn.append(int(torch.multinomial(probs, 1, generator=generators[row]).item()))
+    if sampled_rows:
+        # tensor parallelism: every rank must feed the same tokens on; rank 0's draws count
+        from ..distributed import agree_with_main_rank
+
+        for row, token in zip(sampled_rows, agree_with_main_rank(drawn, logits.device), strict=True):
+            tokens[row] = token
     return [int(token) for token in tokens if token is not None]
 
 

@@ -66,12 +66,23 @@ def run_case(folder: str, source: str, shared_config: SharedConfig) -> dict[str,
     }
 
 
+def sampled_tokens() -> list[int]:
+    """Tokens drawn at temperature 1 from flat logits for unseeded requests: each rank seeds their
+    generators at random, so only the ranks' agreement (rank 0's draws) makes them equal."""
+    from autodeploy.runtime import SamplingParams
+    from autodeploy.runtime.sampler import new_generator, sample_tokens
+
+    params = [SamplingParams(temperature=1.0)] * 32
+    return sample_tokens(torch.zeros(32, 1000), params, [new_generator(p, "cpu") for p in params])
+
+
 def main(out: str, cases: str) -> None:
     context = DistributedContext.from_env()
     shared = SharedConfig(local_rank=context.rank, world_size=context.world_size)
     results = {}
     for case in json.loads(cases):
         results[f"{case['arch']}/{case['source']}"] = run_case(case["folder"], case["source"], shared)
+    results["sampled"] = sampled_tokens()
     Path(out, f"rank{context.rank}.json").write_text(json.dumps(results))
     context.leave_process_group()
 

@@ -126,6 +126,12 @@ def test_each_rank_holds_half_of_every_attention_and_mlp_weight(case, sharded, s
     assert sharded[0][case]["cache_bytes"] == sharded[1][case]["cache_bytes"] == whole["cache_bytes"] // 2
 
 
+def test_ranks_feed_on_the_tokens_rank_0_sampled(sharded):
+    # unseeded sampling draws differently in each process; the ranks must still agree
+    assert sharded[0]["sampled"] == sharded[1]["sampled"]
+    assert len(set(sharded[0]["sampled"])) > 10  # drawn at random, not a constant
+
+
 @pytest.fixture(scope="session")
 def llama_graph(checkpoints):
     """Tiny Llama's exported, loaded graph at world size 1, to plan other world sizes on."""
