@@ -73,6 +73,8 @@ class InferenceOptimizer:
         self.host = host
         self.config, self.entries = _resolved(host, config, strict=strict, allow_unavailable=allow_unavailable)
         self.shared_config = shared_config or _shared_config_for(self.config.world_size)
+        if self.shared_config.world_size > 1:
+            _require_sharding(self.entries, self.shared_config.world_size)
         self.last_report: Optional[RunReport] = None
 
     def __call__(self, cm: CachedSequenceInterface, mod: Optional[nn.Module] = None) -> nn.Module:
@@ -194,6 +196,22 @@ def _resolved(
     if isinstance(config, (str, os.PathLike)):
         return resolve_pipeline(host, files=[config], strict=strict, allow_unavailable=allow_unavailable)
     return resolve_pipeline(host, data=config, strict=strict, allow_unavailable=allow_unavailable)
+
+
+def _require_sharding(entries: list[PipelineEntry], world_size: int) -> None:
+    """Several ranks need a pipeline that splits the model: without a transform of the sharding
+    stage every rank would compute the whole model, the opposite of what was asked for."""
+    from ..stages import Stages
+
+    if any(entry.stage is Stages.SHARDING and entry.config.enabled for entry in entries):
+        return
+    raise ConfigError(
+        f"world_size is {world_size} but this pipeline has no enabled transform of the sharding stage, so "
+        "every rank would hold and compute the whole model. The transformers mode does not split models "
+        "(transformers' own tensor parallelism, tp_plan, needs the `accelerate` package and is not wired in): "
+        "use the graph mode (`--mode graph`), whose detect_sharding and sharding_transform_executor split it, "
+        "or world_size 1"
+    )
 
 
 def _shared_config_for(world_size: int) -> SharedConfig:

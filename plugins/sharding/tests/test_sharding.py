@@ -143,8 +143,9 @@ def llama_graph(checkpoints):
     from autodeploy.graph import named_graphmodules
 
     # as the sharding stage sees it: q, k and v not yet joined by fuse_gemms, the SwiGLU MLP one op
-    # not yet lowered by fuse_swiglu (both post_load_fusion)
-    config = {"mode": "graph", "transforms": {"fuse_gemms": {"enabled": False}, "fuse_swiglu": {"enabled": False}}}
+    # not yet lowered by fuse_swiglu (both post_load_fusion), ops not yet turned into direct calls
+    off = {"enabled": False}
+    config = {"mode": "graph", "transforms": {"fuse_gemms": off, "fuse_swiglu": off, "compile_model": off}}
     module = InferenceOptimizer(factory, config, host=host).run(cm).module
     return next(graph for _, graph in named_graphmodules(module))
 
@@ -198,6 +199,31 @@ def test_a_plan_that_splits_the_fused_mlp_otherwise_is_refused(llama_graph):
     message = str(raised.value)
     assert "model.layers.0.mlp is one fused SwiGLU op" in message
     assert "model.layers.0.mlp.down_proj: gather" in message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"mode": "transformers"},
+        {
+            "mode": "graph",
+            "transforms": {"detect_sharding": {"enabled": False}, "sharding_transform_executor": {"enabled": False}},
+        },
+    ],
+    ids=["transformers-mode", "graph-without-sharding"],
+)
+def test_several_ranks_without_a_sharding_stage_are_refused(checkpoints, config):
+    from autodeploy import InferenceOptimizer, PluginHost
+
+    host = PluginHost.from_environment()
+    factory = host.factory_class("AutoModelForCausalLM")(model=checkpoints["llama"])
+    with pytest.raises(ConfigError) as raised:
+        InferenceOptimizer(factory, config, host=host, shared_config=SharedConfig(local_rank=0, world_size=2))
+    message = str(raised.value)
+    assert "world_size is 2 but this pipeline has no enabled transform of the sharding stage" in message
+    assert "--mode graph" in message and "tp_plan" in message
+    # the graph preset has one: accepted (nothing runs before `run`)
+    InferenceOptimizer(factory, {"mode": "graph"}, host=host, shared_config=SharedConfig(local_rank=0, world_size=2))
 
 
 def test_a_failing_rank_stops_the_run_and_is_named(tmp_path):
