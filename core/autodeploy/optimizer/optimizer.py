@@ -72,9 +72,11 @@ class InferenceOptimizer:
         self.factory = factory
         self.host = host
         self.config, self.entries = _resolved(host, config, strict=strict, allow_unavailable=allow_unavailable)
-        self.shared_config = shared_config or _shared_config_for(self.config.world_size)
-        if self.shared_config.world_size > 1:
-            _require_sharding(self.entries, self.shared_config.world_size)
+        if shared_config is None:
+            shared_config = _shared_config_for(self.config.world_size)
+            if shared_config.world_size > 1:  # a rank of a launched run (a given shared_config is trusted)
+                _require_sharding(self.entries, shared_config.world_size)
+        self.shared_config = shared_config
         self.last_report: Optional[RunReport] = None
 
     def __call__(self, cm: CachedSequenceInterface, mod: Optional[nn.Module] = None) -> nn.Module:

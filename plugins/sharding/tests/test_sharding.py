@@ -212,18 +212,21 @@ def test_a_plan_that_splits_the_fused_mlp_otherwise_is_refused(llama_graph):
     ],
     ids=["transformers-mode", "graph-without-sharding"],
 )
-def test_several_ranks_without_a_sharding_stage_are_refused(checkpoints, config):
+def test_several_ranks_without_a_sharding_stage_are_refused(checkpoints, config, monkeypatch):
     from autodeploy import InferenceOptimizer, PluginHost
 
+    # rank 0 of 2, as torchrun tells its processes (nothing joins a process group before `run`)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
     host = PluginHost.from_environment()
     factory = host.factory_class("AutoModelForCausalLM")(model=checkpoints["llama"])
     with pytest.raises(ConfigError) as raised:
-        InferenceOptimizer(factory, config, host=host, shared_config=SharedConfig(local_rank=0, world_size=2))
+        InferenceOptimizer(factory, config, host=host)
     message = str(raised.value)
     assert "world_size is 2 but this pipeline has no enabled transform of the sharding stage" in message
     assert "--mode graph" in message and "tp_plan" in message
-    # the graph preset has one: accepted (nothing runs before `run`)
-    InferenceOptimizer(factory, {"mode": "graph"}, host=host, shared_config=SharedConfig(local_rank=0, world_size=2))
+    # the graph preset has them: accepted
+    assert InferenceOptimizer(factory, {"mode": "graph"}, host=host).shared_config.world_size == 2
 
 
 def test_a_failing_rank_stops_the_run_and_is_named(tmp_path):
