@@ -1,8 +1,11 @@
 """The runtime's generation speed on SmolLM2-135M (fp32) against Hugging Face, and the matmul ceiling.
 
 The embedded default model (SmolLM2-135M-Instruct, prepared once in the autodeploy cache) is
-built through ``LLM(mode="graph")`` (the preset as it is: cached when the preset has the KV
-cache) and loaded eagerly with ``from_pretrained`` for the baselines. In one process:
+built through ``LLM(mode="graph")`` (the preset: cached when the preset has the KV cache) with
+``gather_logits_before_lm_head`` enabled (the lm_head only on each sequence's last new token, as
+``generate`` does with ``logits_to_keep=1``; the preset ships it off so that whole-sequence calls
+return every position; ``--no-gather`` measures the preset exactly as shipped), and loaded
+eagerly with ``from_pretrained`` for the baselines. In one process:
 
 - ``batch1``: one 16-token prompt, 64 new tokens (EOS ignored on both sides). The runtime's
   tokens/s against ``generate(use_cache=True)`` and against the *matmul ceiling*: one token's
@@ -57,6 +60,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true", help="also measure compile_model.backend=torch-compile")
     parser.add_argument("--device", default="cpu", help="where the model runs (default cpu)")
     parser.add_argument(
+        "--no-gather",
+        action="store_true",
+        help="leave gather_logits_before_lm_head as the preset ships it (off): logits for every prompt position",
+    )
+    parser.add_argument(
         "--parts", default=",".join(PARTS), help=f"comma-separated measurements to run (default: {','.join(PARTS)})"
     )
     return parser.parse_args()
@@ -79,10 +87,13 @@ def timings(run: Callable[[], Any], repeat: int, sync: Callable[[], None]) -> tu
     return times, result
 
 
-def build_llm(backend: str, device: str):
+def build_llm(backend: str, device: str, gather: bool = True):
     from autodeploy.runtime import LLM
 
     start = time.perf_counter()
+    transforms: dict[str, Any] = {"compile_model": {"backend": backend}}
+    if gather:
+        transforms["gather_logits_before_lm_head"] = {"enabled": True}
     llm = LLM(
         None,
         mode="graph",
@@ -90,7 +101,7 @@ def build_llm(backend: str, device: str):
         max_batch_size=len(BATCH_PROMPT_LENS),
         dtype="float32",
         device=device,
-        transforms={"compile_model": {"backend": backend}},
+        transforms=transforms,
     )
     return llm, time.perf_counter() - start
 
@@ -216,10 +227,10 @@ def ttft512(llm, eager, random_prompt, repeat, sync, device, results, rows) -> N
                  "target": f"<= {TARGETS['ttft_ratio']}"})  # fmt: skip
 
 
-def compile_side(prompt, their_ids, theirs_tps, ceiling_tps, repeat, sync, device, results, rows) -> None:
+def compile_side(prompt, their_ids, theirs_tps, ceiling_tps, repeat, sync, device, gather, results, rows) -> None:
     """Batch 1 with compile_model.backend=torch-compile, and what compiling costs."""
     progress("torch-compile: building and measuring batch 1")
-    compiled, compile_build_s = build_llm("torch-compile", device)
+    compiled, compile_build_s = build_llm("torch-compile", device, gather)
     first_s = time.perf_counter()
     runtime_generate(compiled, [prompt], NEW_TOKENS)
     first_s = time.perf_counter() - first_s
@@ -257,7 +268,8 @@ def main() -> int:
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     load_before = environment()["load_average"]
     progress(f"torch threads {threads}; building the runtime (graph mode, torch-simple)")
-    llm, build_s = build_llm("torch-simple", device)
+    gather = not args.no_gather
+    llm, build_s = build_llm("torch-simple", device, gather)
     cached = llm.engine.cached
     eager = AutoModelForCausalLM.from_pretrained(llm.resolved.path, dtype=torch.float32).to(device).eval()
     vocab = eager.config.vocab_size
@@ -305,10 +317,11 @@ def main() -> int:
     if "ttft512" in parts:
         ttft512(llm, eager, random_prompt, args.repeat, sync, device, results, rows)
     if args.compile:
-        compile_side(prompt, their_ids, theirs_tps, ceiling_tps, args.repeat, sync, device, results, rows)
+        compile_side(prompt, their_ids, theirs_tps, ceiling_tps, args.repeat, sync, device, gather, results, rows)
 
     progress("done")
     print(f"SmolLM2-135M fp32 ({weight_bytes / 1e6:.0f} MB of weights), {'KV cache' if cached else 'NO KV cache'}, "
+          f"gather_logits_before_lm_head {'enabled' if gather else 'as the preset ships it (off)'}, "
           f"device {device}, torch threads {threads}, {args.repeat} timed runs each; pipeline built in {build_s:.1f} s")  # fmt: skip
     print_table(rows, ["measure", "runtime", "baseline", "ratio", "target"])
     b1 = results["batch1"]
@@ -325,6 +338,7 @@ def main() -> int:
             "benchmark": "runtime",
             "model": {"name": "SmolLM2-135M-Instruct", "dtype": "float32", "weight_bytes": weight_bytes},
             "cached": cached,
+            "gather_logits_before_lm_head": gather,
             "device": device,
             "new_tokens": NEW_TOKENS,
             "repeat": args.repeat,
