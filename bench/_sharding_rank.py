@@ -67,7 +67,9 @@ def main(folder: str, out: str, new_tokens: int) -> None:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
             greedy_generate(module, ids, PROFILED_STEPS, cm=cm)
     # the op's time includes waiting for the slower rank: an upper bound of the communication
-    reduces = [e for e in profile.key_averages() if e.key == "autodeploy::all_reduce"]
+    # c10d's own op: seen whether the graph calls autodeploy::all_reduce through the dispatcher or
+    # (compiled with torch-simple) its Python function directly
+    reduces = [e for e in profile.key_averages() if e.key == "c10d::allreduce_"]
     reduce_us = sum(e.cpu_time_total for e in reduces)
     calls_per_step = sum(e.count for e in reduces) / PROFILED_STEPS
     weights = sum(t.numel() * t.element_size() for t in module.factory_model.state_dict().values())
