@@ -40,12 +40,12 @@ def test_unknown_factory_names_the_closest_and_where_it_was_chosen(host, tmp_pat
 
 
 def test_dtype_and_trust_remote_code_reach_the_factory_only_when_set(host):
+    # TinyFactory takes neither option: unset, the factory is built; set, it refuses them by name
+    # (a factory that would ignore the config's dtype must say so, not run in another dtype)
     plain = build_factory(host, build_pipeline_config(host, data={"model_factory": "TinyFactory"}))
-    assert plain.extra_kwargs == {}
-    chosen = build_factory(
-        host,
-        build_pipeline_config(
-            host, data={"model_factory": "TinyFactory", "dtype": "bfloat16", "trust_remote_code": True}
-        ),
+    assert isinstance(plain, TinyFactory)
+    chosen = build_pipeline_config(
+        host, data={"model_factory": "TinyFactory", "dtype": "bfloat16", "trust_remote_code": True}
     )
-    assert chosen.extra_kwargs == {"dtype": "bfloat16", "trust_remote_code": True}
+    with pytest.raises(ConfigError, match=r"TinyFactory does not take the option\(s\) dtype, trust_remote_code"):
+        build_factory(host, chosen)

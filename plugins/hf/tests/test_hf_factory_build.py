@@ -4,7 +4,6 @@ dtype "auto"/explicit, model_kwargs overrides, the second auto class."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ def test_meta_build_allocates_no_storage(llama_dir: Path) -> None:
     assert not model.training
 
 
-def test_meta_build_of_70b_config_is_fast_and_weightless(tmp_path: Path, llama_dir: Path) -> None:
+def test_meta_build_of_70b_config_is_weightless(tmp_path: Path, llama_dir: Path) -> None:
     AutoModelForCausalLMFactory(model=str(llama_dir)).build_model("meta")  # warm up: import the Llama code
     config = LlamaConfig(
         hidden_size=8192,
@@ -36,12 +35,9 @@ def test_meta_build_of_70b_config_is_fast_and_weightless(tmp_path: Path, llama_d
     )
     config.save_pretrained(tmp_path)
     factory = AutoModelForCausalLMFactory(model=str(tmp_path), skip_loading_weights=True)
-    start = time.perf_counter()
-    model = factory.build_model("meta")
-    elapsed = time.perf_counter() - start
+    model = factory.build_model("meta")  # no storage: its speed is bench_build_model's business
     assert sum(p.numel() for p in model.parameters()) > 70e9
     assert storage_bytes_off_meta(model) == 0
-    assert elapsed < 1.0
 
 
 def test_device_build_with_weights_to_load_is_uninitialised_but_real(llama_dir: Path) -> None:
