@@ -131,6 +131,14 @@ def median_and_best(run, repeat: int) -> tuple[float, float]:
 # -- matmul ceilings ----------------------------------------------------------------------------
 
 
+def op_name(target: Any) -> str:
+    """The op's name, also when torch-simple made the node call a custom op's Python function directly."""
+    name = getattr(target, "__name__", "")
+    if not str(target).startswith(("aten.", "autodeploy.")) and name in ("int8_weight_linear", "int4_weight_linear"):
+        return f"autodeploy.{name}.default"
+    return str(target)
+
+
 def graph_matmul_calls(module, batch: int):
     """Every linear-like call of `module`'s graphs, with its weights, on a fresh [batch, 1, in] input."""
     import torch
@@ -140,7 +148,7 @@ def graph_matmul_calls(module, batch: int):
         if not isinstance(gm, torch.fx.GraphModule):
             continue
         for node in gm.graph.nodes:
-            if node.op != "call_function" or str(node.target) not in LINEAR_TARGETS:
+            if node.op != "call_function" or op_name(node.target) not in LINEAR_TARGETS:
                 continue
 
             def value(arg, gm=gm):
@@ -153,12 +161,12 @@ def graph_matmul_calls(module, batch: int):
             kwargs = {k: value(v) for k, v in node.kwargs.items()}
             x_meta = node.args[0].meta.get("val") if isinstance(node.args[0], torch.fx.Node) else None
             in_features = x_meta.shape[-1] if x_meta is not None else None
-            if str(node.target) == "aten.linear.default":
+            if op_name(node.target) == "aten.linear.default":
                 in_features = args[1].shape[1]
                 dtype = args[1].dtype
             else:
                 dtype = x_meta.dtype if x_meta is not None else torch.float32
-                if str(node.target).startswith("autodeploy.int8"):
+                if op_name(node.target).startswith("autodeploy.int8"):
                     in_features = args[1].shape[1]
                 else:
                     in_features = args[2].shape[0] * args[3]
@@ -294,9 +302,10 @@ def worker(name: str, model_dir: str, repeat: int, batches: tuple[int, ...] = BA
 
 
 def gguf_file() -> str:
+    """The folder of the shipped GGUF file (a folder whose only weights are one .gguf file loads it)."""
     from autodeploy_default_model.gguf_source import find_smollm2_gguf
 
-    return str(find_smollm2_gguf())
+    return str(find_smollm2_gguf().parent)
 
 
 def _row(

@@ -50,6 +50,7 @@ class Targets:
     other: str = "int8"
     int8_backend: str = "int8pack"
     int4_backend: str = "int4pack"
+    device: str = "cpu"  # where the weights will live (picks the 4-bit scales' dtype)
 
     def format_of(self, gguf_type: str) -> Optional[str]:
         if gguf_type in FLOAT_TYPES:
@@ -148,6 +149,7 @@ class _Rewriter:
         """Register the quantised meta buffers of `weight_node`'s tensor (once) and its conversion."""
         import torch
 
+        from autodeploy.ops import int4_scales_dtype
         from autodeploy.weight_conversions import WeightConversion, set_weight_conversion
 
         name = str(weight_node.target)
@@ -156,6 +158,7 @@ class _Rewriter:
         weight = _tensor(self.gm, weight_node)
         out_features, in_features = weight.shape
         owner, owner_name, leaf = _owner(self.gm, name)
+        scales_dtype = int4_scales_dtype(weight.dtype, self.targets.device)  # the 4-bit kernel's (bf16 on CPU)
         if fmt == "int8":
             layout = {
                 "q": torch.empty(out_features, in_features, dtype=torch.int8, device="meta"),
@@ -164,7 +167,7 @@ class _Rewriter:
         else:
             layout = {
                 "q4": torch.empty(out_features, in_features // 2, dtype=torch.uint8, device="meta"),
-                "scales_zeros": torch.empty(in_features // GROUP, out_features, 2, dtype=weight.dtype, device="meta"),
+                "scales_zeros": torch.empty(in_features // GROUP, out_features, 2, dtype=scales_dtype, device="meta"),
             }
         names = {}
         for suffix, tensor in layout.items():
@@ -174,7 +177,7 @@ class _Rewriter:
         convert = (
             _int8_conversion(pair, (out_features, in_features))
             if fmt == "int8"
-            else _int4_conversion(pair, weight.dtype)
+            else _int4_conversion(pair, scales_dtype)
         )
         set_weight_conversion(
             self.gm,

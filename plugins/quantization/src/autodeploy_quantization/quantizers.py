@@ -31,7 +31,7 @@ def int4_maker(group_size: int, backend: str):
     """Group-wise 4-bit weights (int4pack layout) for ``autodeploy::int4_weight_linear``."""
     import torch
 
-    from autodeploy.ops import pack_int4, quantize_int4_groupwise
+    from autodeploy.ops import int4_scales_dtype, pack_int4, quantize_int4_groupwise
 
     op = torch.ops.autodeploy.int4_weight_linear.default
 
@@ -42,7 +42,8 @@ def int4_maker(group_size: int, backend: str):
                 "its input size is not a multiple of it (exclude it with exclude_modules, or pick another group_size)"
             )
         q, scale, zero = quantize_int4_groupwise(weight, group_size)
-        packed, scales_and_zeros = pack_int4(q, scale, zero, weight.dtype)
+        # scales in the kernel's dtype (bf16 for an fp32 model on CPU: the kernel's fast path)
+        packed, scales_and_zeros = pack_int4(q, scale, zero, int4_scales_dtype(weight.dtype, weight.device))
 
         def args_of(x: Any, nodes: dict[str, Any], bias: Any) -> tuple[Any, ...]:
             return (x, nodes["q4"], nodes["scales_zeros"], group_size, bias, backend)

@@ -170,6 +170,7 @@ class QuantizeGGUFLinearFromConfig(BaseTransform):
             other=self.config.other_types,
             int8_backend=self.config.int8_backend,
             int4_backend=self.config.int4_backend,
+            device=str(cm.device),
         )
         result = rewrite_for_gguf(gm, dict(quant_config.get("tensor_types", {})), targets, self.config.exclude_modules)
         if result.layers:
