@@ -21,6 +21,7 @@ PUBLIC_MODULES = (
     "autodeploy.runtime",
     "autodeploy.distributed",
     "autodeploy.testing",
+    "autodeploy.weight_conversions",
 )
 
 

@@ -3,7 +3,8 @@ pipeline of pluggable transforms.
 
 The public API is what this module exports, plus `autodeploy.graph` (the torch side: the model
 inside the pipeline module, graph helpers, logits), `autodeploy.runtime` (the serving engine) and
-`autodeploy.testing` (for plugins' tests).
+`autodeploy.testing` (for plugins' tests), `autodeploy.distributed` (rank, weight slices) and
+`autodeploy.weight_conversions` (checkpoint tensors converted as they load).
 Plugins import nothing else of the core (a test checks). Importing this module never imports torch
 or transformers: listing, validating and documenting transforms must stay fast.
 """
@@ -22,7 +23,7 @@ from .errors import (
     UnknownTransformError,
 )
 from .factory import ModelFactory
-from .interface import CachedSequenceInterface
+from .interface import METADATA_NAMES, CachedSequenceInterface
 from .mappings import deep_merge
 from .markers import hookimpl, hookspec
 from .messages import closest_names, describe_exception, first_few
@@ -33,6 +34,7 @@ from .stages import Stages
 from .transform.base import BaseTransform, get_history
 
 __all__ = [
+    "METADATA_NAMES",
     "AttentionBackend",
     "AutodeployError",
     "BaseTransform",

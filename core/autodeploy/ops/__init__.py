@@ -28,6 +28,7 @@ This is a public module of the plugin API (``from autodeploy.ops import ...``).
 from __future__ import annotations
 
 from . import attention, cached_attention, gather, mlp, norms, quant  # noqa: F401 - registers the ops
+from .gather import gather_logits_op
 from .norms import RMSNORM_BACKENDS
 from .quant import (
     INT4_BACKENDS,
@@ -50,6 +51,7 @@ __all__ = [
     "RMSNORM_BACKENDS",
     "dequantize_int4",
     "dequantize_int8",
+    "gather_logits_op",
     "int4_scales_dtype",
     "kernel_dtype",
     "pack_int4",

@@ -8,6 +8,7 @@ from .engine import Engine, RequestError
 from .llm import LLM
 from .outputs import ABORT, ERROR, FINISH_REASONS, LENGTH, STOP, CompletionOutput, RequestOutput
 from .pipeline import PreparedPipeline, build_engine, prepare_pipeline
+from .sampler import new_generator, sample_tokens
 from .sampling_params import SamplingParams, SamplingParamsError
 
 __all__ = [
@@ -25,5 +26,7 @@ __all__ = [
     "SamplingParams",
     "SamplingParamsError",
     "build_engine",
+    "new_generator",
     "prepare_pipeline",
+    "sample_tokens",
 ]

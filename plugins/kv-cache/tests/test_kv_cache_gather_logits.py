@@ -13,8 +13,7 @@ import pytest
 import torch
 from kv_cache_testkit import Optimized, eager_logits, optimize, random_ids
 
-from autodeploy.runtime import SamplingParams
-from autodeploy.runtime.engine import Engine
+from autodeploy.runtime import Engine, SamplingParams
 
 pytestmark = pytest.mark.slow
 

@@ -69,8 +69,7 @@ def run_case(folder: str, source: str, shared_config: SharedConfig) -> dict[str,
 def sampled_tokens() -> list[int]:
     """Tokens drawn at temperature 1 from flat logits for unseeded requests: each rank seeds their
     generators at random, so only the ranks' agreement (rank 0's draws) makes them equal."""
-    from autodeploy.runtime import SamplingParams
-    from autodeploy.runtime.sampler import new_generator, sample_tokens
+    from autodeploy.runtime import SamplingParams, new_generator, sample_tokens
 
     params = [SamplingParams(temperature=1.0)] * 32
     return sample_tokens(torch.zeros(32, 1000), params, [new_generator(p, "cpu") for p in params])

@@ -43,7 +43,7 @@ def slice_lm_head_input_to_last_position(gm: fx.GraphModule) -> int:
     assert isinstance(hidden, fx.Node), "a projection's input is a graph node"
     if _is_gather(hidden):
         return 0  # already rewritten (the transform ran before)
-    from autodeploy.ops.gather import gather_logits_op
+    from autodeploy.ops import gather_logits_op
 
     with gm.graph.inserting_before(projection):
         last = gm.graph.call_function(gather_logits_op(), (hidden, None))

@@ -125,7 +125,7 @@ class InsertCachedAttention(BaseTransform):
         check_no_uncached_attention(model)
         if not num_layers:
             return mod, TransformInfo(skipped=True, num_matches=0, is_clean=True, has_valid_shapes=True)
-        from autodeploy.interface import METADATA_NAMES
+        from autodeploy import METADATA_NAMES
 
         metadata = tuple(name for name in cm.graph_inputs if name in METADATA_NAMES)
         wrapped = CachedGraphModule(model, backend, specs, metadata=metadata)
