@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -42,8 +44,6 @@ class ModelFactory(ABC):
         if kwargs:
             # never stored and ignored: a misspelt option, or one this factory does not support
             # (e.g. the config's dtype), would otherwise change nothing without a word
-            from .errors import ConfigError
-
             raise ConfigError(
                 f"model factory {type(self).__name__} does not take the option(s) {', '.join(sorted(kwargs))}",
                 path="model_factory",

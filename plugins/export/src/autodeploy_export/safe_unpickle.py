@@ -140,7 +140,6 @@ def _module_may_hold_allowed(module: str) -> bool:
         or module in _PURE_FUNCTIONS
         or module in _TORCH_CLASSES
         or module in _DATA_CLASS_MODULES
-        or module == "torch._utils"
         or any(module.startswith(prefix) for prefix in _SYMPY_MODULES)
     )
 
