@@ -132,8 +132,11 @@ def median_and_best(run, repeat: int) -> tuple[float, float]:
 
 
 def op_name(target: Any) -> str:
-    """The op's name, also when torch-simple made the node call a custom op's Python function directly."""
+    """The op's name, also when torch-simple made the node call a custom op's Python function
+    directly or a float32 linear its ``skinny_linear`` (the ceiling then times the graph's kernel)."""
     name = getattr(target, "__name__", "")
+    if name == "skinny_linear" and getattr(target, "__module__", "").startswith("autodeploy_compile"):
+        return "aten.linear.default"
     if not str(target).startswith(("aten.", "autodeploy.")) and name in ("int8_weight_linear", "int4_weight_linear"):
         return f"autodeploy.{name}.default"
     return str(target)

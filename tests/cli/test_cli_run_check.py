@@ -7,6 +7,7 @@ optimized module's logits then differ from the eager model's, and the check must
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from autodeploy_run_support import save_tiny_llama
@@ -90,4 +91,7 @@ def test_check_fails_above_the_tolerance_and_passes_under_a_looser_one(host, set
     status = run_in_process(host, *common, "--check", "--set", "transforms.scale_final_norm.scale=1.0")
     out, _ = capsys.readouterr()
     assert status == 0
-    assert "difference 0.000e+00" in out
+    # scale 1.0 changes nothing: what is left is float32 rounding of the optimized graph's own
+    # kernels (torch-simple computes short float32 linears as weight @ x.T), far under 1e-3
+    difference = float(re.search(r"logits difference (\S+) ", out).group(1))
+    assert difference < 1e-4 and "): ok" in out

@@ -32,9 +32,14 @@ def host() -> PluginHost:
 
 @pytest.fixture(scope="session")
 def smollm2_graph(smollm2_dir, host):
-    """The fp32 graph module of SmolLM2 (fusions on, quantization off) and its factory."""
+    """The fp32 graph module of SmolLM2 (fusions on, quantization off) and its factory.
+
+    Compile is off: torch-simple points the float32 linears at its own kernel, and the tests
+    quantize this graph the way the pipeline does, before compile.
+    """
     factory = host.factory_class("AutoModelForCausalLM")(model=str(smollm2_dir))
-    result = InferenceOptimizer(factory, {"mode": "graph"}, host=host).run(
+    config = {"mode": "graph", "transforms": {"compile_model": {"enabled": False}}}
+    result = InferenceOptimizer(factory, config, host=host).run(
         CachedSequenceInterface(max_seq_len=256, max_batch_size=2, device="cpu")
     )
     return result.module, factory

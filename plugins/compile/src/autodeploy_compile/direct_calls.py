@@ -1,7 +1,8 @@
 """torch-simple: the graph runs as plain generated Python, so make each of its calls cheap.
 
 Without a compiler the per-call cost of every node is paid at each step, and for a decode step
-(one token) that cost is of the order of the work itself. Two kinds of node cost more than they do:
+(one token) that cost is of the order of the work itself. Three kinds of node cost more than they
+need to:
 
 - **Python custom ops** (``torch.library.custom_op``, e.g. ``autodeploy::fused_add_rms_norm``):
   a call through the dispatcher goes through autograd, ADInplaceOrView and schema-default filling
@@ -10,6 +11,9 @@ Without a compiler the per-call cost of every node is paid at each step, and for
   kernel is its Python function (no device-specific kernel), the node calls that function.
 - **Export's metadata assertions** (``aten._assert_tensor_metadata``) and casts to the dtype the
   tensor already has (``aten.to.dtype``, which returns its input): ~8-11 us each, no effect.
+- **Float32 linears on the CPU**: a decode step's few rows take MKL's slow matrix-vector path;
+  `autodeploy_compile.skinny_linear` computes them as ``weight @ x.T`` (about twice as fast for
+  SmolLM2's projections of one token).
 
 Only for inference: the function is called without autograd's wrapper (a module that trains
 keeps the op). Torch-compile and CUDA-graph backends keep the graph as it is (they trace or
@@ -24,16 +28,22 @@ from typing import Any, Optional
 import torch
 from torch import fx, nn
 
+from .skinny_linear import use_skinny_linears
+
 
 def call_ops_directly(mod: nn.Module) -> dict[str, int]:
     """Rewrite every GraphModule in `mod` in place; returns how many nodes of each kind changed."""
     from autodeploy.graph import named_graphmodules
 
-    counts = {"direct_calls": 0, "removed_nodes": 0}
+    counts = {"direct_calls": 0, "removed_nodes": 0, "skinny_linears": 0}
     for _name, gm in named_graphmodules(mod):
-        direct, removed = _rewrite(gm)
+        skinny = use_skinny_linears(gm)
+        direct, removed = _rewrite(gm)  # recompiles when it changed something
+        if skinny and not (direct or removed):
+            gm.recompile()
         counts["direct_calls"] += direct
         counts["removed_nodes"] += removed
+        counts["skinny_linears"] += skinny
     return counts
 
 

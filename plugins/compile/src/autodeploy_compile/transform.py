@@ -18,9 +18,10 @@ class CompileModel(BaseTransform):
     """A transform to compile the model.
 
     ``torch-simple`` compiles nothing (the presets' default: no compile cost); its graph runs as
-    generated Python, so its custom-op nodes call their Python functions directly and export's
-    metadata assertions and same-dtype casts are dropped (`autodeploy_compile.direct_calls`; the
-    run report's details count them).
+    generated Python, so its custom-op nodes call their Python functions directly, export's
+    metadata assertions and same-dtype casts are dropped, and float32 CPU linears of a few rows
+    run as ``weight @ x.T`` (`autodeploy_compile.direct_calls`; the run report's details count
+    them).
     ``torch-compile`` wraps the model at ``mod.factory_model`` (or the module itself when it has
     none) in ``torch.compile`` with ``compile_mode``, ``dynamic``, ``fullgraph`` and
     ``compile_kwargs``; with ``warmup`` it runs once on the example inputs under

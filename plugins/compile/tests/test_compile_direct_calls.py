@@ -1,0 +1,120 @@
+"""torch-simple's call rewrites (`autodeploy_compile.direct_calls`): same results, fewer costs.
+
+Float32 CPU linears of a few rows become `skinny_linear` (``weight @ x.T``), export's metadata
+assertions and same-dtype casts are dropped; the transform's details count both, and the rewritten graph computes what
+the exported one did.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from autodeploy_compile.direct_calls import call_ops_directly
+from autodeploy_compile.skinny_linear import SKINNY_MAX_ROWS, skinny_linear, use_skinny_linears
+from autodeploy_compile.transform import CompileModel
+from torch import nn
+
+from autodeploy import CachedSequenceInterface, SharedConfig
+
+# fp32 sums of 64-256 products accumulated in a different order: a few ulps of the result's size.
+FP32 = dict(rtol=1e-5, atol=1e-5)
+
+
+class TinyLM(nn.Module):
+    def __init__(self, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.embed = nn.Embedding(50, 64, dtype=dtype)
+        self.up = nn.Linear(64, 256, dtype=dtype)
+        self.down = nn.Linear(256, 64, bias=False, dtype=dtype)
+        self.head = nn.Linear(64, 50, bias=False, dtype=dtype)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        hidden = self.embed(input_ids)
+        hidden = hidden + self.down(F.silu(self.up(hidden)))
+        return self.head(hidden.to(self.head.weight.dtype))  # export: a metadata assertion and a cast
+
+
+def exported(model: nn.Module, ids: torch.Tensor) -> torch.fx.GraphModule:
+    batch = torch.export.Dim("batch", min=1, max=64)
+    seq = torch.export.Dim("seq", min=1, max=64)
+    return torch.export.export(model, (ids,), dynamic_shapes=({0: batch, 1: seq},)).module()
+
+
+def linear_targets(gm: torch.fx.GraphModule) -> list[object]:
+    return [
+        n.target
+        for n in gm.graph.nodes
+        if n.op == "call_function" and n.target in (torch.ops.aten.linear.default, skinny_linear)
+    ]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, SKINNY_MAX_ROWS, SKINNY_MAX_ROWS + 8])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_skinny_linear_equals_f_linear(rows, with_bias):
+    torch.manual_seed(rows)
+    weight = torch.randn(96, 48)
+    bias = torch.randn(96) if with_bias else None
+    x = torch.randn(rows, 48)
+    result = skinny_linear(x, weight, bias)
+    assert result.shape == (rows, 96) and result.is_contiguous()
+    torch.testing.assert_close(result, F.linear(x, weight, bias), **FP32)
+
+
+def test_skinny_linear_keeps_leading_dimensions_and_reads_strided_inputs():
+    torch.manual_seed(0)
+    weight, bias = torch.randn(32, 16), torch.randn(32)
+    x = torch.randn(3, 16, 2)[..., 0]  # [3, 16], not contiguous
+    batched = torch.randn(2, 3, 16)
+    torch.testing.assert_close(skinny_linear(x, weight, bias), F.linear(x, weight, bias), **FP32)
+    result = skinny_linear(batched, weight, bias)
+    assert result.shape == (2, 3, 32)
+    torch.testing.assert_close(result, F.linear(batched, weight, bias), **FP32)
+    empty = torch.randn(0, 16)
+    assert skinny_linear(empty, weight, bias).shape == (0, 32)
+
+
+def test_only_float32_weights_held_by_the_graph_are_rewritten():
+    ids = torch.randint(0, 50, (2, 4))
+    gm = exported(TinyLM().eval(), ids)
+    assert linear_targets(gm) == [torch.ops.aten.linear.default] * 3
+    assert use_skinny_linears(gm) == 3
+    assert linear_targets(gm) == [skinny_linear] * 3
+
+    bf16 = exported(TinyLM(torch.bfloat16).eval(), ids)
+    assert use_skinny_linears(bf16) == 0
+    assert linear_targets(bf16) == [torch.ops.aten.linear.default] * 3
+
+    class WeightAsInput(nn.Module):
+        def forward(self, x, weight):
+            return F.linear(x, weight)
+
+    given = torch.export.export(WeightAsInput(), (torch.randn(2, 8), torch.randn(4, 8))).module()
+    assert use_skinny_linears(given) == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (4, 1), (8, 20)])
+def test_rewritten_graph_computes_what_the_export_did(shape):
+    torch.manual_seed(0)
+    model = TinyLM().eval()
+    gm = exported(model, torch.randint(0, 50, (2, 4)))
+    ids = torch.randint(0, 50, shape)
+    with torch.no_grad():
+        expected = gm(ids)
+        counts = call_ops_directly(gm)
+        result = gm(ids)
+    assert counts["skinny_linears"] == 3
+    assert counts["removed_nodes"] == 2  # export's metadata assertion and its same-dtype cast
+    assert "skinny_linear" in gm.code
+    torch.testing.assert_close(result, expected, **FP32)
+
+
+def test_torch_simple_reports_the_rewrites_in_its_details():
+    torch.manual_seed(0)
+    gm = exported(TinyLM().eval(), torch.randint(0, 50, (2, 4)))
+    transform = CompileModel.from_kwargs(stage="compile", run_per_gm=False, backend="torch-simple")
+    cm = CachedSequenceInterface(max_seq_len=16, max_batch_size=4, device="cpu")
+    result = transform(gm, cm, None, SharedConfig())
+    assert result is gm
+    assert linear_targets(gm) == [skinny_linear] * 3
+    assert transform.last_record.info.details["skinny_linears"] == 3
