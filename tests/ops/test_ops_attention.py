@@ -117,3 +117,34 @@ def test_a_reused_slot_starts_afresh_at_position_zero():
     (last,) = runner.step([(second[0][0, 3:], second[1][0, 3:], second[2][0, 3:], 3, 1)])
     expected = ops.torch_attention(*second)[0]
     torch.testing.assert_close(torch.cat([got, last]), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{}, {"sliding_window": 3}, {"logit_cap": 2.0}])
+@pytest.mark.parametrize("slots", [(1, 2, 3), (3, 0, 2)])
+def test_batched_decode_in_consecutive_or_scattered_slots(options, slots):
+    """Sequences of different lengths decode together; consecutive slots are read as views of the
+    caches, scattered ones gathered: both mask each sequence's stale tail and equal attention on
+    the whole sequences."""
+    runner = PackedRunner(**options)
+    sequences = [qkv(1, n, seed=10 + n) for n in (9, 4, 7)]
+    prompt_lens = (5, 2, 4)
+    got = [[] for _ in sequences]
+    for i, (seq, n, slot) in enumerate(zip(sequences, prompt_lens, slots, strict=True)):
+        (x,) = runner.step([(seq[0][0, :n], seq[1][0, :n], seq[2][0, :n], 0, slot)])
+        got[i].append(x)
+    for step in range(2):  # every sequence one token at a time, all in one step
+        parts = [
+            (
+                seq[0][0, n + step : n + step + 1],
+                seq[1][0, n + step : n + step + 1],
+                seq[2][0, n + step : n + step + 1],
+                n + step,
+                slot,
+            )
+            for seq, n, slot in zip(sequences, prompt_lens, slots, strict=True)
+        ]
+        for i, x in enumerate(runner.step(parts)):
+            got[i].append(x)
+    for i, (seq, n) in enumerate(zip(sequences, prompt_lens, strict=True)):
+        expected = ops.torch_attention(*seq, None, 0.0, True, **options)[0][: n + 2]
+        torch.testing.assert_close(torch.cat(got[i]), expected, atol=1e-5, rtol=1e-5)

