@@ -133,9 +133,12 @@ def median_and_best(run, repeat: int) -> tuple[float, float]:
 
 def op_name(target: Any) -> str:
     """The op's name, also when torch-simple made the node call a custom op's Python function
-    directly or a float32 linear its ``skinny_linear`` (the ceiling then times the graph's kernel)."""
+    directly or a float32 linear its ``packed_linear``/``skinny_linear`` (the ceiling then times
+    the graph's kernel)."""
     name = getattr(target, "__name__", "")
-    if name == "skinny_linear" and getattr(target, "__module__", "").startswith("autodeploy_compile"):
+    if name in ("packed_linear", "skinny_linear") and getattr(target, "__module__", "").startswith(
+        "autodeploy_compile"
+    ):
         return "aten.linear.default"
     if not str(target).startswith(("aten.", "autodeploy.")) and name in ("int8_weight_linear", "int4_weight_linear"):
         return f"autodeploy.{name}.default"
@@ -166,7 +169,7 @@ def graph_matmul_calls(module, batch: int):
             in_features = x_meta.shape[-1] if x_meta is not None else None
             if op_name(node.target) == "aten.linear.default":
                 in_features = args[1].shape[1]
-                dtype = args[1].dtype
+                dtype = getattr(args[1], "dtype", torch.float32)  # a PackedWeight is float32
             else:
                 dtype = x_meta.dtype if x_meta is not None else torch.float32
                 if op_name(node.target).startswith("autodeploy.int8"):
@@ -205,7 +208,10 @@ def weight_bytes_per_token(calls) -> int:
     seen: set[int] = set()
     for _, args, kwargs in calls:
         for value in list(args[1:]) + list(kwargs.values()):
-            if isinstance(value, torch.Tensor) and value.untyped_storage().data_ptr() not in seen:
+            if type(value).__name__ == "PackedWeight" and id(value) not in seen:  # torch-simple's packed float32
+                seen.add(id(value))
+                total += value.nbytes
+            elif isinstance(value, torch.Tensor) and value.untyped_storage().data_ptr() not in seen:
                 seen.add(value.untyped_storage().data_ptr())
                 total += value.numel() * value.element_size()
     return total

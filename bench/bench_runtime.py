@@ -13,8 +13,9 @@ eagerly with ``from_pretrained`` for the baselines. In one process:
   input with the model's own fp32 weights, no attention, nothing else), timed in the same run.
   The ceiling's tokens/s is 1 / that time; the bandwidth ceiling (every weight read once per
   token at the memory's measured read speed) is reported for information, and so is the ceiling
-  with the kernel the graph runs on the CPU (torch-simple's ``skinny_linear``, ``weight @ x.T``:
-  about twice as fast as ``F.linear`` on one row), which is what the graph can still gain.
+  with the kernel the graph runs on the CPU (torch-simple's ``packed_linear`` over weights packed
+  for oneDNN: about twice as fast as ``F.linear`` on one row), which is what the graph can still
+  gain.
 - ``batch8``: 8 prompts of lengths 8 to 200, 64 new tokens each: the runtime's total tokens/s
   (continuous batching) against ``generate`` on the left-padded batch.
 - ``ttft512``: time to first token of a 512-token prompt (``max_tokens=1``) against Hugging Face's
@@ -142,15 +143,20 @@ def hf_generate(model: nn.Module, prompts: list[list[int]], new_tokens: int, dev
         )[:, width:]
 
 
-def matmul_ceiling_step(model: nn.Module, device: str, linear: Callable[..., Any] | None = None) -> Callable[[], None]:
+def matmul_ceiling_step(model: nn.Module, device: str, packed: bool = False) -> Callable[[], None]:
     """One token's matrix products alone: every nn.Linear (and the lm_head) on a [1, 1, in] input,
-    with `linear` (default ``F.linear``, what Hugging Face's model calls)."""
+    with ``F.linear`` (what Hugging Face's model calls) or, `packed`, torch-simple's kernel."""
     import torch
     from torch import nn
 
-    weights = [(m.weight, m.bias) for m in model.modules() if isinstance(m, nn.Linear)]
+    weights: list[Any] = [(m.weight, m.bias) for m in model.modules() if isinstance(m, nn.Linear)]
     inputs = {w.shape[1]: torch.randn(1, 1, w.shape[1], device=device) for w, _ in weights}
-    linear = linear or torch.nn.functional.linear
+    linear: Callable[..., Any] = torch.nn.functional.linear
+    if packed:
+        from autodeploy_compile.packed_linear import PackedWeight, packed_linear
+
+        weights = [(PackedWeight(w), b) for w, b in weights]
+        linear = packed_linear
 
     def step() -> None:
         with torch.no_grad():
@@ -291,9 +297,12 @@ def main() -> int:
     ceiling, _ = timings(matmul_ceiling_step(eager, device), max(args.repeat, 20), sync)
     graph_kernel_ceiling = None
     if device == "cpu":
-        from autodeploy_compile.skinny_linear import skinny_linear
+        from autodeploy_compile.packed_linear import packing_available
 
-        graph_kernel_ceiling, _ = timings(matmul_ceiling_step(eager, device, skinny_linear), max(args.repeat, 20), sync)
+        if packing_available():
+            graph_kernel_ceiling, _ = timings(
+                matmul_ceiling_step(eager, device, packed=True), max(args.repeat, 20), sync
+            )
     same_ids = our_ids[0] == their_ids[0].tolist()
     weight_bytes = sum(p.numel() * p.element_size() for p in eager.parameters())
     bandwidth = read_bandwidth_gb_s(device)

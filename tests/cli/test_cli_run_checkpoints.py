@@ -74,7 +74,7 @@ def test_checkpoint_folder_through_the_graph_pipeline_generates_like_hf(
     assert report["prompt"] == {"text": None, "how": "--input-ids", "input_ids": PROMPT_IDS}
     assert report["generation"]["new_ids"] == expected
     assert report["generation"]["text"] is None
-    assert report["check"]["passed"] is True and report["check"]["tolerance"] == 1e-4
+    assert report["check"]["passed"] is True and report["check"]["tolerance"] == 1e-3
     assert report["check"]["max_abs_diff"] <= 1e-4
     keys = [record["key"] for record in report["transforms"]]
     assert keys[0] == "build_model" and "export_to_gm" in keys and "load_weights" in keys

@@ -11,9 +11,11 @@ need to:
   kernel is its Python function (no device-specific kernel), the node calls that function.
 - **Export's metadata assertions** (``aten._assert_tensor_metadata``) and casts to the dtype the
   tensor already has (``aten.to.dtype``, which returns its input): ~8-11 us each, no effect.
-- **Float32 linears on the CPU**: a decode step's few rows take MKL's slow matrix-vector path;
-  `autodeploy_compile.skinny_linear` computes them as ``weight @ x.T`` (about twice as fast for
-  SmolLM2's projections of one token).
+- **Float32 linears on the CPU**: a decode step's few rows take MKL's slow matrix-vector path.
+  Where torch has oneDNN, `autodeploy_compile.packed_linear` packs each weight once in oneDNN's
+  layout (in place of the plain one) and calls its linear: about 2x faster than ``F.linear`` for
+  SmolLM2 at 1 to 32 rows, 1.3x at a prefill's hundreds. Elsewhere
+  `autodeploy_compile.skinny_linear` computes few rows as ``weight @ x.T``.
 
 Only for inference: the function is called without autograd's wrapper (a module that trains
 keeps the op). Torch-compile and CUDA-graph backends keep the graph as it is (they trace or
@@ -28,6 +30,7 @@ from typing import Any, Optional
 import torch
 from torch import fx, nn
 
+from .packed_linear import use_packed_linears
 from .skinny_linear import use_skinny_linears
 
 
@@ -35,14 +38,17 @@ def call_ops_directly(mod: nn.Module) -> dict[str, int]:
     """Rewrite every GraphModule in `mod` in place; returns how many nodes of each kind changed."""
     from autodeploy.graph import named_graphmodules
 
-    counts = {"direct_calls": 0, "removed_nodes": 0, "skinny_linears": 0}
+    counts = {"direct_calls": 0, "removed_nodes": 0, "packed_linears": 0, "skinny_linears": 0}
     for _name, gm in named_graphmodules(mod):
-        skinny = use_skinny_linears(gm)
+        packed = use_packed_linears(gm)
+        skinny = use_skinny_linears(gm)  # the float32 linears left (all of them without oneDNN)
         direct, removed = _rewrite(gm)  # recompiles when it changed something
-        if skinny and not (direct or removed):
+        if (packed or skinny) and not (direct or removed):
+            gm.graph.lint()
             gm.recompile()
         counts["direct_calls"] += direct
         counts["removed_nodes"] += removed
+        counts["packed_linears"] += packed
         counts["skinny_linears"] += skinny
     return counts
 

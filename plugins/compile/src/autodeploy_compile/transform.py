@@ -19,8 +19,8 @@ class CompileModel(BaseTransform):
 
     ``torch-simple`` compiles nothing (the presets' default: no compile cost); its graph runs as
     generated Python, so its custom-op nodes call their Python functions directly, export's
-    metadata assertions and same-dtype casts are dropped, and float32 CPU linears of a few rows
-    run as ``weight @ x.T`` (`autodeploy_compile.direct_calls`; the run report's details count
+    metadata assertions and same-dtype casts are dropped, and float32 CPU linears run over weights
+    packed once for oneDNN (`autodeploy_compile.direct_calls`; the run report's details count
     them).
     ``torch-compile`` wraps the model at ``mod.factory_model`` (or the module itself when it has
     none) in ``torch.compile`` with ``compile_mode``, ``dynamic``, ``fullgraph`` and
