@@ -59,7 +59,7 @@ class Catalogue:
 @cache
 def autodeploy_catalogue() -> Catalogue:
     """The catalogue of the installed package (read once)."""
-    text = resources.files("autodeploy").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    text = resources.files("autodeploy").joinpath("data").joinpath(DATA_FILE).read_text(encoding="utf-8")
     data = json.loads(text)
     transforms = {
         item["key"]: KnownTransform(

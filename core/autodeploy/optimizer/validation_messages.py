@@ -67,7 +67,7 @@ def config_errors_from_validation(
 
 def is_missing_stage(error: ConfigError) -> bool:
     """Whether `error` says that a transform entry has no `stage` (reported as a group of its own)."""
-    return bool(error.path) and error.path.endswith(".stage") and error.message.startswith("required field")
+    return error.path is not None and error.path.endswith(".stage") and error.message.startswith("required field")
 
 
 def describe_problem(problem: ErrorDetails) -> str:

@@ -31,6 +31,25 @@ def replace_submodule(root: nn.Module, qualified_name: str, new: nn.Module) -> N
     setattr(parent, attr, new)
 
 
+def node_arg(node: fx.Node, index: int, keyword: Optional[str] = None) -> Optional[fx.Node]:
+    """`node`'s argument at position `index` (or, when the call has fewer positional arguments, its
+    keyword argument `keyword`) if that argument is a graph node; None for anything else (a
+    constant, a list, a missing argument).
+
+    ``node.args[i]`` is typed as any fx argument; matchers use this where they need a node, and
+    treat None as "not the pattern" rather than failing on a graph they do not recognise.
+    """
+    from torch import fx
+
+    if index < len(node.args):
+        value = node.args[index]
+    elif keyword is not None:
+        value = node.kwargs.get(keyword)
+    else:
+        return None
+    return value if isinstance(value, fx.Node) else None
+
+
 def canonicalize_graph(gm: fx.GraphModule) -> None:
     """Clean a graph: drop dead code and unused submodules, lint it, recompile its code."""
     gm.graph.eliminate_dead_code()
@@ -115,7 +134,7 @@ def _propagate_missing(gm: fx.GraphModule) -> bool:
                     continue
                 args, kwargs = map_arg((node.args, node.kwargs), lambda arg: arg.meta["val"])
                 args, kwargs = _on_one_device((args, kwargs))
-                node.meta["val"] = node.target(*args, **kwargs)  # type: ignore[operator]
+                node.meta["val"] = node.target(*args, **kwargs)
     except Exception:  # noqa: BLE001 - an input without a value, an op the mode refuses: propagate all
         return False
     return True
