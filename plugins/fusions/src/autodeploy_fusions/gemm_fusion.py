@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .graph_nodes import attr_tensor, is_call, linear_parts
+from .graph_nodes import attr_tensor, attr_tensors, is_call, linear_parts
 
 if TYPE_CHECKING:
     import torch
@@ -48,13 +48,12 @@ def _groups(gm: fx.GraphModule) -> list[list[fx.Node]]:
     for members in by_input.values():
         if len(members) < 2:
             continue
-        first = attr_tensor(gm, linear_parts(members[0])[1])
+        weights = attr_tensors(gm, (linear_parts(m)[1] for m in members))
+        if weights is None:  # not after _fusable; checked for the types
+            continue
+        first = weights[0]
         same = all(
-            (w := attr_tensor(gm, linear_parts(m)[1])) is not None
-            and w.dtype == first.dtype
-            and w.device == first.device
-            and w.shape[1] == first.shape[1]
-            for m in members
+            w.dtype == first.dtype and w.device == first.device and w.shape[1] == first.shape[1] for w in weights
         )
         has_bias = {linear_parts(m)[2] is not None for m in members}
         if same and len(has_bias) == 1:
@@ -79,7 +78,10 @@ def fuse_gemm_groups(gm: fx.GraphModule) -> GemmFusionResult:
     for members in _groups(gm):
         weights = [linear_parts(m)[1] for m in members]
         biases = [linear_parts(m)[2] for m in members]
-        tensors = [attr_tensor(gm, w) for w in weights]
+        tensors = attr_tensors(gm, weights)
+        bias_tensors = attr_tensors(gm, biases) if biases[0] is not None else []
+        if tensors is None or bias_tensors is None:  # not after _groups (_fusable); checked for the types
+            continue
         sizes = [t.shape[0] for t in tensors]
         first = min(members, key=lambda n: _position(gm, n))
         weight_name = _fused_name(gm, weights[0], "weight")
@@ -87,7 +89,7 @@ def fuse_gemm_groups(gm: fx.GraphModule) -> GemmFusionResult:
         bias_name = None
         if biases[0] is not None:
             bias_name = _fused_name(gm, weights[0], "bias")
-            joined = torch.cat([attr_tensor(gm, b) for b in biases], dim=0)
+            joined = torch.cat(bias_tensors, dim=0)
             gm.register_parameter(bias_name, torch.nn.Parameter(joined, requires_grad=False))
         with gm.graph.inserting_before(first):
             weight_node = gm.graph.get_attr(weight_name)

@@ -4,7 +4,8 @@ it (not counting export's metadata assertions), what tensor a ``get_attr`` names
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Optional, TypeGuard
 
 if TYPE_CHECKING:
     import torch
@@ -23,7 +24,9 @@ def target_name(node: Any) -> str:
     return str(node.target)
 
 
-def is_call(node: Any, *names: str) -> bool:
+def is_call(node: Any, *names: str) -> TypeGuard[fx.Node]:
+    """Whether `node` is a graph node calling one of the ops `names` (False for anything else: a
+    constant, a list, None), so that a matcher may read its ``args`` after checking."""
     return target_name(node) in names
 
 
@@ -54,6 +57,17 @@ def attr_tensor(gm: fx.GraphModule, node: Any) -> Optional[torch.Tensor]:
     import torch
 
     return value if isinstance(value, torch.Tensor) else None
+
+
+def attr_tensors(gm: fx.GraphModule, nodes: Iterable[Any]) -> Optional[list[torch.Tensor]]:
+    """The tensors the ``get_attr`` nodes `nodes` read (see `attr_tensor`), or None if any is not one."""
+    tensors = []
+    for node in nodes:
+        tensor = attr_tensor(gm, node)
+        if tensor is None:
+            return None
+        tensors.append(tensor)
+    return tensors
 
 
 def strip_casts(node: Any) -> Any:

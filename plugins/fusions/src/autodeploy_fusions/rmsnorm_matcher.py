@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from autodeploy.graph import node_arg
+
 from .graph_nodes import CASTS, drop_metadata_assertions, is_call, readers, strip_casts
 
 if TYPE_CHECKING:
@@ -95,7 +97,8 @@ def _is_last_dim_keepdim(mean: fx.Node) -> bool:
     dim = dims[0]
     if dim == -1:
         return True
-    value = mean.args[0].meta.get("val") if hasattr(mean.args[0], "meta") else None
+    source = node_arg(mean, 0)
+    value = source.meta.get("val") if source is not None else None
     return value is not None and dim == value.dim() - 1
 
 

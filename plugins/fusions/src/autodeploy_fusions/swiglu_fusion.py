@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from autodeploy.graph import node_arg
+
 from .gemm_fusion import _drop_attr_if_unused, _fused_name
-from .graph_nodes import attr_tensor, is_call
+from .graph_nodes import attr_tensor, attr_tensors, is_call
 
 if TYPE_CHECKING:
     from torch import fx
@@ -37,16 +39,20 @@ def lower_swiglus(gm: fx.GraphModule, backend: str = "torch") -> int:
         args = list(node.args) + [None] * (7 - len(node.args))
         x, gate_w, up_w, down_w, gate_b, up_b, down_b = args[:7]
         gate, up = attr_tensor(gm, gate_w), attr_tensor(gm, up_w)
-        if gate is None or up is None or gate.device.type == "meta" or gate.dtype != up.dtype:
+        gate_node = node_arg(node, 1)  # gate_w as a node: it is one when gate is not None
+        if gate is None or up is None or gate_node is None or gate.device.type == "meta" or gate.dtype != up.dtype:
             continue
         if (gate_b is None) != (up_b is None):
             continue
-        weight_name = _fused_name(gm, gate_w, "gate_up_weight")
+        biases = attr_tensors(gm, (gate_b, up_b)) if gate_b is not None else []
+        if biases is None:  # a computed bias: nothing to join
+            continue
+        weight_name = _fused_name(gm, gate_node, "gate_up_weight")
         gm.register_parameter(weight_name, torch.nn.Parameter(torch.cat([gate, up], dim=0), requires_grad=False))
         bias_name = None
         if gate_b is not None:
-            bias_name = _fused_name(gm, gate_w, "gate_up_bias")
-            joined = torch.cat([attr_tensor(gm, gate_b), attr_tensor(gm, up_b)], dim=0)
+            bias_name = _fused_name(gm, gate_node, "gate_up_bias")
+            joined = torch.cat(biases, dim=0)
             gm.register_parameter(bias_name, torch.nn.Parameter(joined, requires_grad=False))
         with gm.graph.inserting_before(node):
             weight_node = gm.graph.get_attr(weight_name)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from autodeploy.graph import node_arg
+
 from .graph_nodes import is_call, readers
 
 if TYPE_CHECKING:
@@ -21,17 +23,27 @@ _CONTIGUOUS = "aten.contiguous.default"
 def _permutation(node: fx.Node, rank: Optional[int]) -> Optional[list[int]]:
     """The permutation a transpose/permute node applies, with non-negative dims."""
     if is_call(node, _PERMUTE):
-        dims = list(node.args[1])
+        dims = _ints(node.args[1])
+        if dims is None:
+            return None
         rank = len(dims)
         return [d % rank for d in dims]
     if is_call(node, _TRANSPOSE):
-        if rank is None:
+        pair = _ints(node.args[1:3])
+        if rank is None or pair is None or len(pair) != 2:
             return None
-        a, b = node.args[1] % rank, node.args[2] % rank
+        a, b = pair[0] % rank, pair[1] % rank
         perm = list(range(rank))
         perm[a], perm[b] = perm[b], perm[a]
         return perm
     return None
+
+
+def _ints(value: Any) -> Optional[list[int]]:
+    """`value` as a list of ints if it is a list or tuple of plain ints (dims), else None."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) for v in value):
+        return None
+    return list(value)
 
 
 def _rank(node: Any) -> Optional[int]:
@@ -53,13 +65,16 @@ def remove_redundant_transposes(gm: fx.GraphModule) -> int:
             contiguous, inner = inner, inner.args[0]
         if not (is_call(inner, _TRANSPOSE) or is_call(inner, _PERMUTE)):
             continue
-        rank = _rank(inner.args[0]) or (len(inner.args[1]) if is_call(inner, _PERMUTE) else None)
+        dims = _ints(inner.args[1]) if is_call(inner, _PERMUTE) else None
+        rank = _rank(inner.args[0]) or (len(dims) if dims is not None else None)
         first, second = _permutation(inner, rank), _permutation(node, rank)
         if first is None or second is None or len(first) != len(second):
             continue
         if [first[i] for i in second] != list(range(len(first))):
             continue
-        source = inner.args[0]
+        source = node_arg(inner, 0)
+        if source is None:
+            continue
         replacement = source
         if contiguous is not None:
             with gm.graph.inserting_before(node):
