@@ -10,6 +10,8 @@ from autodeploy import TransformConfig
 
 ShardingSource = Literal["manual", "factory", "heuristic"]
 ShardingDim = Literal["tp", "ep", "bmm"]
+_DEFAULT_SOURCES: tuple[ShardingSource, ...] = ("manual", "factory", "heuristic")
+_DEFAULT_DIMS: tuple[ShardingDim, ...] = ("tp", "ep", "bmm")
 
 
 class ShardingTransformConfig(TransformConfig):
@@ -36,11 +38,11 @@ class ShardingTransformConfig(TransformConfig):
         "if False, the first source that yields a plan is the whole plan.",
     )
     sharding_source: list[ShardingSource] = Field(
-        default_factory=lambda: ["manual", "factory", "heuristic"],
+        default_factory=lambda: list(_DEFAULT_SOURCES),
         description="Where the splits come from, in order of precedence.",
     )
     sharding_dims: list[ShardingDim] = Field(
-        default_factory=lambda: ["tp", "ep", "bmm"],
+        default_factory=lambda: list(_DEFAULT_DIMS),
         description="Which kinds of sharding to run; only 'tp' (tensor parallelism) is implemented, the others "
         "are accepted and have nothing to act on in dense models.",
     )

@@ -24,6 +24,7 @@ import torch
 from torch import fx
 
 from autodeploy import ConfigError
+from autodeploy.graph import node_arg
 
 from .fused_mlp import layer_names, swiglu_nodes, tensor_names, weight_name
 from .plan import ShardingPlan, SplitLinear, SplitStyle, TPGroup
@@ -57,9 +58,17 @@ def linear_nodes(gm: fx.GraphModule) -> list[fx.Node]:
     return found
 
 
+def _weight_target(linear: fx.Node) -> str:
+    """The weight tensor's name of a layer from `linear_nodes` (whose weight is a ``get_attr`` node)."""
+    weight = node_arg(linear, 1)
+    if weight is None:
+        raise TypeError(f"`{linear.name}` is not a linear layer of linear_nodes: its weight is not a graph node")
+    return str(weight.target)
+
+
 def as_split(node: fx.Node, style: SplitStyle) -> SplitLinear:
-    bias = node.args[2] if len(node.args) > 2 else node.kwargs.get("bias")
-    return SplitLinear(node.name, str(node.args[1].target), str(bias.target) if bias is not None else None, style)
+    bias = node_arg(node, 2, "bias")  # a get_attr node or absent (linear_nodes)
+    return SplitLinear(node.name, _weight_target(node), str(bias.target) if bias is not None else None, style)
 
 
 def downstream_linears(node: fx.Node, linears: set[fx.Node]) -> tuple[set[fx.Node], bool]:
@@ -89,16 +98,23 @@ def _holds_matrix(node: fx.Node) -> bool:
         return False
     for arg in node.all_input_nodes:
         if arg.op == "get_attr":
-            value = arg.meta.get("val")
-            shape = getattr(value, "shape", None)
-            if shape is None:
-                owner_name, _, attr = str(arg.target).rpartition(".")
-                graph_module = arg.graph.owning_module
-                owner = graph_module.get_submodule(owner_name) if owner_name else graph_module
-                shape = getattr(getattr(owner, attr, None), "shape", ())
-            if len(shape) >= 2 and node.target is not torch.ops.aten.embedding.default:
+            if len(_attr_shape(arg)) >= 2 and node.target is not torch.ops.aten.embedding.default:
                 return True
     return False
+
+
+def _attr_shape(arg: fx.Node) -> tuple[int, ...]:
+    """The shape of the tensor a ``get_attr`` node reads: its recorded value's, else the module's
+    attribute's (``()`` when neither is there)."""
+    shape = getattr(arg.meta.get("val"), "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    owner_name, _, attr = str(arg.target).rpartition(".")
+    graph_module = arg.graph.owning_module
+    if graph_module is None:
+        return ()
+    owner = graph_module.get_submodule(owner_name) if owner_name else graph_module
+    return tuple(getattr(getattr(owner, attr, None), "shape", ()))
 
 
 def upstream_linears(node: fx.Node, linears: set[fx.Node]) -> set[fx.Node]:
@@ -165,19 +181,19 @@ def plan_groups(
 ) -> tuple[list[TPGroup], list[SplitLinear], list[str]]:
     """Groups and gathers named by a ``{module pattern: style}`` plan; also the layers it replicates."""
     compiled = []
-    for pattern, style in tp_plan.items():
-        if style not in _PLAN_STYLES:
+    for pattern, style_name in tp_plan.items():
+        if style_name not in _PLAN_STYLES:
             raise ConfigError(
-                f"{source} sharding plan: style {style!r} for {pattern!r} is not one of {sorted(_PLAN_STYLES)}"
+                f"{source} sharding plan: style {style_name!r} for {pattern!r} is not one of {sorted(_PLAN_STYLES)}"
             )
-        compiled.append((_pattern_regex(pattern), _PLAN_STYLES[style]))
+        compiled.append((_pattern_regex(pattern), _PLAN_STYLES[style_name]))
     linears = linear_nodes(gm)
     linear_set = set(linears)
     styles: dict[fx.Node, Optional[SplitStyle]] = {}
     for node in linears:
         if node.name in exclude:
             continue
-        layer = str(node.args[1].target).rsplit(".", 1)[0]
+        layer = _weight_target(node).rsplit(".", 1)[0]
         for regex, style in compiled:
             if regex.match(layer):
                 styles[node] = style
@@ -187,9 +203,9 @@ def plan_groups(
     for row in rows:
         columns = upstream_linears(row, linear_set)
         if not columns or any(styles.get(column) != "colwise" for column in columns):
-            named = ", ".join(sorted(str(c.args[1].target).rsplit(".", 1)[0] for c in columns)) or "none"
+            named = ", ".join(sorted(_weight_target(c).rsplit(".", 1)[0] for c in columns)) or "none"
             raise ConfigError(
-                f"{source} sharding plan: {str(row.args[1].target).rsplit('.', 1)[0]} is 'rowwise' but the layers "
+                f"{source} sharding plan: {_weight_target(row).rsplit('.', 1)[0]} is 'rowwise' but the layers "
                 f"feeding it ({named}) are not all 'colwise'"
             )
         groups.append(TPGroup(tuple(as_split(c, "colwise") for c in columns), as_split(row, "rowwise"), source))
@@ -197,11 +213,11 @@ def plan_groups(
     for node, style in styles.items():
         if style == "colwise" and node.name not in paired:
             raise ConfigError(
-                f"{source} sharding plan: {str(node.args[1].target).rsplit('.', 1)[0]} is 'colwise' but no "
+                f"{source} sharding plan: {_weight_target(node).rsplit('.', 1)[0]} is 'colwise' but no "
                 "'rowwise' layer takes its output"
             )
     gathers = [as_split(node, "gather") for node, style in styles.items() if style == "gather"]
-    replicated = [str(node.args[1].target) for node, style in styles.items() if style is None]
+    replicated = [_weight_target(node) for node, style in styles.items() if style is None]
     for node in swiglu_nodes(gm):
         if node.name in exclude:
             continue
@@ -283,7 +299,7 @@ def detect(
 
 def _replicated_nodes(gm: fx.GraphModule, plan: ShardingPlan) -> set[str]:
     replicated = set(plan.replicated)
-    names = {node.name for node in linear_nodes(gm) if str(node.args[1].target) in replicated}
+    names = {node.name for node in linear_nodes(gm) if _weight_target(node) in replicated}
     for node in swiglu_nodes(gm):
         if any(weight_name(node, part) in replicated for part in ("gate", "up", "down")):
             names.add(node.name)

@@ -48,7 +48,10 @@ def apply_plan(gm: fx.GraphModule, plan: ShardingPlan) -> int:
     for name, dim in edits.slices:
         _slice_tensor(gm, name, dim, plan.rank, plan.world_size)
     for node, index, value in edits.shapes:
-        shape = list(node.args[1])
+        shape_arg = node.args[1]
+        if not isinstance(shape_arg, (list, tuple)):  # _add_shape_edit only records list/tuple shapes
+            raise TypeError(f"`{node.name}`: its shape argument is not a list")
+        shape = list(shape_arg)
         shape[index] = value
         node.args = (node.args[0], shape, *node.args[2:])
     register_collectives()
@@ -118,15 +121,16 @@ def _add_shape_edit(edits: ShardingEdits, node: fx.Node, world: int, layer: str)
     shape = node.args[1]
     if not isinstance(shape, (list, tuple)) or any(isinstance(v, int) and v == -1 for v in shape):
         return  # a -1 takes up whatever the split leaves
-    constant = [i for i, v in enumerate(shape) if isinstance(v, int) and not isinstance(v, bool)]
-    inner = [i for i in constant if 0 < i < len(shape) - 1]
+    constant = {i: v for i, v in enumerate(shape) if isinstance(v, int) and not isinstance(v, bool)}
+    positions = list(constant)
+    inner = [i for i in positions if 0 < i < len(shape) - 1]
     if inner:
         index = inner[0]
-    elif constant and constant[-1] == len(shape) - 1:
-        index = constant[-1]
+    elif positions and positions[-1] == len(shape) - 1:
+        index = positions[-1]
     else:
         return
-    value = shape[index]
+    value = constant[index]
     if value % world:
         edits.problems.append(
             f"{layer}: `{node.name}` splits its output into {value} heads (dimension {index} of {list(shape)}), "
