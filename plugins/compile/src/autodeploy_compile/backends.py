@@ -19,7 +19,7 @@ def compile_pipeline_module(
 ) -> tuple[nn.Module, int]:
     """Apply the configured backend; returns the module to use and how many modules were compiled."""
     on_cuda = torch.device(cm.device).type == "cuda"
-    backend = config.backend
+    backend: str = config.backend  # a stand-in may replace it
     if backend in CPU_STAND_INS and not on_cuda:
         backend = CPU_STAND_INS[backend]
         logger.warning(

@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from torch import nn
     from transformers import PretrainedConfig
 
+    from .gguf_shard import GGUFShard
+
 logger = logging.getLogger(__name__)
 
 
@@ -109,7 +111,7 @@ class HFModelFactory(ModelFactory):
         self._config_cache: Optional[PretrainedConfig] = None
         self._layout_cache: Optional[CheckpointLayout] = None
         self._specs_cache: Optional[dict[str, TensorSpec]] = None
-        self._gguf_shard: Optional[Mapping[str, Any]] = None  # opened by get_quant_config, taken by the load
+        self._gguf_shard: Optional[GGUFShard] = None  # opened by get_quant_config, taken by the load
 
     # ------------------------------------------------------------------ where the model comes from
 
@@ -326,7 +328,8 @@ class HFModelFactory(ModelFactory):
         if layout.format is CheckpointFormat.GGUF:
             # one lazy shard, already under the model's names: tensors are read when the loader asks;
             # the one get_quant_config opened is taken (parsing a GGUF header costs seconds) and let go
-            shard, self._gguf_shard = self._gguf_shard, None
+            shard: Optional[Mapping[str, Any]] = self._gguf_shard
+            self._gguf_shard = None
             if shard is None:
                 shard = open_gguf_shard(layout.files[0], skeleton, mapper.model_name)
             yield layout.files[0].name, shard

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:
     import torch
     from torch import nn
+    from transformers import PretrainedConfig
 
 # GGUF block types whose blocks the quantised linear ops take as they are stored
 DIRECT_TYPES = ("Q8_0", "Q4_0", "Q4_1")
@@ -35,6 +36,16 @@ def _architecture(reader: Any) -> str:
     return bytes(field.parts[field.data[0]]).decode() if field is not None else ""
 
 
+def _hf_config(model: nn.Module) -> PretrainedConfig:
+    """The transformers config of `model` (nn.Module types ``model.config`` as a tensor or submodule)."""
+    from transformers import PretrainedConfig
+
+    config = model.config
+    if not isinstance(config, PretrainedConfig):
+        raise TypeError(f"{type(model).__name__} is not a transformers model: it has no PretrainedConfig")
+    return config
+
+
 def gguf_to_model_names(model: nn.Module, architecture: str) -> dict[str, str]:
     """GGUF tensor name -> the model's state-dict name.
 
@@ -47,7 +58,7 @@ def gguf_to_model_names(model: nn.Module, architecture: str) -> dict[str, str]:
     arch = next((key for key, value in MODEL_ARCH_NAMES.items() if value == architecture), None)
     if arch is None:
         raise NotPerTensor(f"architecture {architecture!r} is unknown to the installed gguf package")
-    table = get_tensor_name_map(arch, model.config.num_hidden_layers)
+    table = get_tensor_name_map(arch, _hf_config(model).num_hidden_layers)
     names = list(model.state_dict(keep_vars=True))
     mapping: dict[str, str] = {}
     depth = max((name.count(".") for name in names), default=0)
@@ -85,7 +96,7 @@ class GGUFShard(Mapping[str, "torch.Tensor"]):
         processor_class = TENSOR_PROCESSORS.get(architecture, TensorProcessor)
         if processor_class not in (TensorProcessor, LlamaTensorProcessor):
             raise NotPerTensor(f"{architecture!r} tensors are processed across tensors by transformers")
-        self._processor = processor_class(config=model.config.to_dict())
+        self._processor = processor_class(config=_hf_config(model).to_dict())
         self.path = path
         key_map = gguf_to_model_names(model, architecture)
         self._tensors: dict[str, Any] = {}

@@ -156,6 +156,8 @@ class _Rewriter:
         if name in self.done:
             return self.done[name][1]
         weight = _tensor(self.gm, weight_node)
+        if weight is None:  # plan() returned a format, so this does not happen
+            raise TypeError(f"{name} is not a tensor of the graph: plan() should have kept it float")
         out_features, in_features = weight.shape
         owner, owner_name, leaf = _owner(self.gm, name)
         scales_dtype = int4_scales_dtype(weight.dtype, self.targets.device)  # the 4-bit kernel's (bf16 on CPU)
@@ -173,7 +175,8 @@ class _Rewriter:
         for suffix, tensor in layout.items():
             owner.register_buffer(f"{leaf}_{suffix}", tensor, persistent=True)
             names[suffix] = f"{owner_name}.{leaf}_{suffix}" if owner_name else f"{leaf}_{suffix}"
-        pair = tuple(names.values())
+        first_name, second_name = names.values()
+        pair = (first_name, second_name)
         convert = (
             _int8_conversion(pair, (out_features, in_features))
             if fmt == "int8"
@@ -200,6 +203,7 @@ class _Rewriter:
         names = self.buffers(weight_node, fmt)
         graph = self.gm.graph
         nodes = {suffix: graph.get_attr(target) for suffix, target in names.items()}
+        args: tuple[Any, ...]
         if fmt == "int8":
             op = torch.ops.autodeploy.int8_weight_linear.default
             args = (x, nodes["q"], nodes["scale"], bias, self.targets.int8_backend)
@@ -224,17 +228,17 @@ class _Rewriter:
 
         args = list(node.args) + [None] * (7 - len(node.args))
         x, gate_w, up_w, down_w, gate_b, up_b, down_b = args[:7]
-        formats = [self.plan(w) for w in (gate_w, up_w, down_w)]
-        if any(fmt is None for fmt in formats):
+        gate_fmt, up_fmt, down_fmt = (self.plan(w) for w in (gate_w, up_w, down_w))
+        if gate_fmt is None or up_fmt is None or down_fmt is None:
             return False
         aten = torch.ops.aten
         with self.gm.graph.inserting_before(node):
-            gate = self.quantized_linear(x, gate_w, gate_b, formats[0])
-            up = self.quantized_linear(x, up_w, up_b, formats[1])
+            gate = self.quantized_linear(x, gate_w, gate_b, gate_fmt)
+            up = self.quantized_linear(x, up_w, up_b, up_fmt)
             hidden = self.gm.graph.call_function(
                 aten.mul.Tensor, (self.gm.graph.call_function(aten.silu.default, (gate,)), up)
             )
-            new = self.quantized_linear(hidden, down_w, down_b, formats[2])
+            new = self.quantized_linear(hidden, down_w, down_b, down_fmt)
         self._replace(node, new)
         return True
 

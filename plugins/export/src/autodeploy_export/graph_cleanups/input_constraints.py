@@ -11,6 +11,7 @@ beyond them. As AutoDeploy does, every dynamic dim of the sequence input gets th
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import fx
@@ -39,7 +40,7 @@ def widen_input_constraints(gm: fx.GraphModule) -> int:
     if not isinstance(ranges, dict) or not isinstance(value, torch.Tensor):
         return 0
     uppers: list[int] = []
-    symbols = []
+    symbols: list[Any] = []  # sympy expressions (sympy is untyped)
     for size in value.shape:
         if isinstance(size, torch.SymInt) and size.node.expr in ranges:
             symbols.append(size.node.expr)
