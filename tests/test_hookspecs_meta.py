@@ -300,4 +300,3 @@ def test_the_core_calls_each_hook_through_a_host_method_with_the_specs_arguments
     spec_parameters = list(inspect.signature(SPECS[hook]).parameters)
     assert list(inspect.signature(method).parameters)[1:] == spec_parameters
     assert hook in inspect.getsource(method)  # the method calls its own hook
-

@@ -84,8 +84,7 @@ class TransformInfo(BaseModel):
     num_matches: int = Field(description="Number of matches found.")
     is_clean: bool = Field(
         default=False,
-        description="Whether the graph is clean after the transform. This can be set by the "
-        "transform to skip cleanup.",
+        description="Whether the graph is clean after the transform. This can be set by the transform to skip cleanup.",
     )
     has_valid_shapes: bool = Field(
         default=False,

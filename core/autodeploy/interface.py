@@ -127,7 +127,9 @@ class CachedSequenceInterface:
         target = device or self.device
         examples = {"input_ids": torch.ones(shape, dtype=torch.long, device=target)}
         if "position_ids" in self.example_input_names:
-            examples["position_ids"] = torch.arange(self.example_seq_len, dtype=torch.long, device=target).expand(shape).clone()
+            examples["position_ids"] = (
+                torch.arange(self.example_seq_len, dtype=torch.long, device=target).expand(shape).clone()
+            )
         return examples
 
     def dynamic_dims(self) -> dict[str, dict[int, tuple[str, int, int]]]:

@@ -103,7 +103,10 @@ class RunReport:
             for record in self.records
         ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *rows]
+        ]
         for record in self.records:
             if record.info.details:
                 facts = ", ".join(f"{name}={value}" for name, value in record.info.details.items())

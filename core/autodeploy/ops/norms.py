@@ -73,7 +73,9 @@ def _fused_add_rms_norm_fake(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     added_dtype = torch.promote_types(x.dtype, residual.dtype)
     shape = torch.broadcast_shapes(x.shape, residual.shape)
-    return x.new_empty(shape, dtype=torch.promote_types(added_dtype, weight.dtype)), x.new_empty(shape, dtype=added_dtype)
+    return x.new_empty(shape, dtype=torch.promote_types(added_dtype, weight.dtype)), x.new_empty(
+        shape, dtype=added_dtype
+    )
 
 
 def rmsnorm_op() -> torch._ops.OpOverload:
@@ -94,4 +96,3 @@ __all__ = [
     "rmsnorm_reference",
     "torch_rmsnorm",
 ]
-

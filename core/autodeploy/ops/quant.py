@@ -109,7 +109,11 @@ def _int8_linear(
 
 @torch.library.custom_op("autodeploy::int8_weight_linear", mutates_args=())
 def int8_weight_linear(
-    x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, bias: Optional[torch.Tensor] = None, backend: str = "int8pack"
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    backend: str = "int8pack",
 ) -> torch.Tensor:
     """``linear(x, weight * scale[:, None], bias)`` with an int8 weight and per-channel scales."""
     return _int8_linear(x, weight, scale, bias, backend)
@@ -117,7 +121,11 @@ def int8_weight_linear(
 
 @int8_weight_linear.register_fake
 def _int8_weight_linear_fake(
-    x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, bias: Optional[torch.Tensor] = None, backend: str = "int8pack"
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    scale: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    backend: str = "int8pack",
 ) -> torch.Tensor:
     return x.new_empty((*x.shape[:-1], weight.shape[0]))
 
@@ -141,7 +149,9 @@ def quantize_int4_groupwise(weight: torch.Tensor, group_size: int) -> tuple[torc
     return q.reshape(out_features, in_features).to(torch.int32), scale, zero
 
 
-def pack_int4(q: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def pack_int4(
+    q: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The int4pack layout: ``(packed [out, in / 2] uint8, scales_and_zeros [groups, out, 2] of dtype)``."""
     packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32).contiguous(), INT4_INNER_K_TILES)
     scales_and_zeros = torch.stack([scale.t(), zero.t()], dim=-1).to(dtype).contiguous()

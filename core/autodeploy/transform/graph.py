@@ -98,9 +98,7 @@ def run_shape_prop(
             )
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     with fake_mode:
-        fake_inputs = [
-            fake_mode.from_tensor(value) if isinstance(value, torch.Tensor) else value for value in inputs
-        ]
+        fake_inputs = [fake_mode.from_tensor(value) if isinstance(value, torch.Tensor) else value for value in inputs]
     FakeTensorProp(gm, mode=fake_mode).propagate_dont_convert_inputs(*fake_inputs)
 
 

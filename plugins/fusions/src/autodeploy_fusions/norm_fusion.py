@@ -91,6 +91,8 @@ def _same_shape(a: object, b: object) -> bool:
     va, vb = a.meta.get("val"), b.meta.get("val")
     if va is None or vb is None or not hasattr(va, "shape") or not hasattr(vb, "shape"):
         return False
-    return va.dim() == vb.dim() and all(str(x) == str(y) for x, y in zip(va.shape, vb.shape, strict=True)) and va.dtype == vb.dtype
-
-
+    return (
+        va.dim() == vb.dim()
+        and all(str(x) == str(y) for x, y in zip(va.shape, vb.shape, strict=True))
+        and va.dtype == vb.dtype
+    )

@@ -32,7 +32,11 @@ class MatchRMSNormPattern(BaseTransform):
     transform_key: ClassVar[str] = "match_rmsnorm_pattern"
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .rmsnorm_matcher import replace_rmsnorms
 
@@ -46,7 +50,11 @@ class MatchSwiGLUPattern(BaseTransform):
     transform_key: ClassVar[str] = "match_swiglu_pattern"
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .swiglu_matcher import replace_swiglus
 
@@ -60,7 +68,11 @@ class EliminateRedundantTransposes(BaseTransform):
     transform_key: ClassVar[str] = "eliminate_redundant_transposes"
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .transposes import remove_redundant_transposes
 
@@ -76,7 +88,11 @@ class FuseGemms(BaseTransform):
     transform_key: ClassVar[str] = "fuse_gemms"
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .gemm_fusion import fuse_gemm_groups, weight_bytes
 
@@ -109,7 +125,11 @@ class FuseRMSNorm(BaseTransform):
         return FuseRMSNormConfig
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .norm_fusion import set_rmsnorm_backend
 
@@ -138,7 +158,11 @@ class FuseAddRMSNorm(BaseTransform):
         return FuseAddRMSNormConfig
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .norm_fusion import fuse_add_rmsnorms, set_rmsnorm_backend
 
@@ -168,7 +192,11 @@ class FuseSwiGLU(BaseTransform):
         return FuseSwiGLUConfig
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .gemm_fusion import weight_bytes
         from .swiglu_fusion import lower_swiglus

@@ -370,7 +370,9 @@ class HFModelFactory(ModelFactory):
             except NotPerTensor:
                 return {}  # read by transformers, de-quantised: nothing keeps the file's blocks
             except Exception as exc:  # noqa: BLE001 - gguf raises many kinds for broken files
-                raise checkpoint_error(layout.files[0], f"cannot be read as a GGUF checkpoint ({describe_exception(exc)})") from exc
+                raise checkpoint_error(
+                    layout.files[0], f"cannot be read as a GGUF checkpoint ({describe_exception(exc)})"
+                ) from exc
         return {"quant_method": "gguf", "tensor_types": self._gguf_shard.tensor_types()}
 
     def init_buffers(self, device: str) -> dict[str, torch.Tensor]:

@@ -148,7 +148,9 @@ class _ShardLoader:
             tensor = produced.get(target)
             slot = self.slots.get(target)
             if tensor is None or slot is None:
-                self.problems.add_unexpected(f"{target} (converted from {name})", () if tensor is None else tensor.shape, shard_name)
+                self.problems.add_unexpected(
+                    f"{target} (converted from {name})", () if tensor is None else tensor.shape, shard_name
+                )
                 continue
             if tuple(tensor.shape) != slot.shape:
                 self.problems.add_shape_mismatch(target, slot.shape, tensor.shape, shard_name)

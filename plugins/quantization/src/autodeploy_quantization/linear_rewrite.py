@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 LINEAR = "aten.linear.default"
 
 
-
 @dataclass
 class RewriteResult:
     layers: int = 0

@@ -54,7 +54,11 @@ class QuantizeInt8Linear(BaseTransform):
         return QuantizeInt8Config
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         import autodeploy.ops  # noqa: F401 - registers the op
 
@@ -63,12 +67,16 @@ class QuantizeInt8Linear(BaseTransform):
 
         result = quantize_linears(gm, self.config.exclude_modules, int8_maker(self.config.backend))
         if result.layers:
-            self.add_details(backend=self.config.backend, bytes_before=result.bytes_before, bytes_after=result.bytes_after)
+            self.add_details(
+                backend=self.config.backend, bytes_before=result.bytes_before, bytes_after=result.bytes_after
+            )
         return gm, _info(result.layers)
 
 
 class QuantizeInt4Config(TransformConfig):
-    group_size: int = Field(default=32, gt=0, description="Input channels per scale/zero group (32 as GGUF's Q4 blocks).")
+    group_size: int = Field(
+        default=32, gt=0, description="Input channels per scale/zero group (32 as GGUF's Q4 blocks)."
+    )
     backend: Literal["int4pack", "dequant"] = Field(
         default="int4pack",
         description="4-bit kernel: `int4pack` (aten._weight_int4pack_mm_for_cpu) or `dequant` (reference).",
@@ -92,7 +100,11 @@ class QuantizeInt4Linear(BaseTransform):
         return QuantizeInt4Config
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         import autodeploy.ops  # noqa: F401 - registers the op
 
@@ -127,8 +139,12 @@ class QuantizeGGUFConfig(TransformConfig):
         description="Other quantised types (K-quants, Q5...): each tensor de-quantised alone at load, then "
         "quantised into this format (`int4` group-wise, 32), or left `float`.",
     )
-    int8_backend: Literal["int8pack", "fbgemm", "dequant"] = Field(default="int8pack", description="int8 kernel (see quantize_int8_linear).")
-    int4_backend: Literal["int4pack", "dequant"] = Field(default="int4pack", description="4-bit kernel (see quantize_int4_linear).")
+    int8_backend: Literal["int8pack", "fbgemm", "dequant"] = Field(
+        default="int8pack", description="int8 kernel (see quantize_int8_linear)."
+    )
+    int4_backend: Literal["int4pack", "dequant"] = Field(
+        default="int4pack", description="4-bit kernel (see quantize_int4_linear)."
+    )
     exclude_modules: list[str] = Field(
         default_factory=lambda: list(DEFAULT_EXCLUDE),
         description="fnmatch patterns of weight names left in floating point (default: the lm_head). Tied "
@@ -156,7 +172,11 @@ class QuantizeGGUFLinearFromConfig(BaseTransform):
         return QuantizeGGUFConfig
 
     def _apply(
-        self, gm: fx.GraphModule, cm: CachedSequenceInterface, factory: Optional[ModelFactory], shared_config: SharedConfig
+        self,
+        gm: fx.GraphModule,
+        cm: CachedSequenceInterface,
+        factory: Optional[ModelFactory],
+        shared_config: SharedConfig,
     ) -> tuple[fx.GraphModule, TransformInfo]:
         from .from_gguf import Targets, rewrite_for_gguf
 
