@@ -82,10 +82,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the core, the plugins, the tests and the benchmarks; mypy over the core and the
-    plugins (configured in pyproject.toml), with the project installed so torch's types count."""
+    """ruff (lint rules and formatting) over the core, the plugins, the tests and the benchmarks;
+    mypy over the core and the plugins (configured in pyproject.toml), with the project installed
+    so torch's types count."""
     install_project(session, *LINT_REQUIREMENTS)
     session.run("ruff", "check", "core", "plugins", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "core", "plugins", "tests", "bench", "noxfile.py")
     session.run("mypy")
 
 
