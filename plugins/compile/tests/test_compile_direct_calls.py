@@ -139,6 +139,22 @@ def test_packed_linear_equals_f_linear(shape, with_bias):
 
 
 @needs_onednn
+def test_bfloat16_graphs_run_packed_too():
+    torch.manual_seed(0)
+    gm = exported(TinyLM(torch.bfloat16).eval(), torch.randint(0, 50, (2, 4)))
+    ids = torch.randint(0, 50, (1, 3))
+    with torch.no_grad():
+        expected = gm(ids)
+        assert use_packed_linears(gm) == 3
+        gm.recompile()
+        result = gm(ids)
+    assert linear_targets(gm) == [packed_linear] * 3
+    assert result.dtype == torch.bfloat16
+    # bf16 rounding of outputs of size ~10 (8 significant bits), summed in another order
+    torch.testing.assert_close(result, expected, rtol=2e-2, atol=5e-2)
+
+
+@needs_onednn
 def test_packed_weights_replace_the_plain_ones_and_survive_copies_and_saves(tmp_path):
     torch.manual_seed(0)
     model = TinyLM().eval()
@@ -179,11 +195,11 @@ def test_packed_weights_replace_the_plain_ones_and_survive_copies_and_saves(tmp_
     assert repr(packed[0]).startswith("PackedWeight(shape=")
 
 
-def test_packed_linears_leave_bfloat16_and_weights_given_as_inputs():
+def test_packed_linears_leave_float16_and_weights_given_as_inputs():
     ids = torch.randint(0, 50, (2, 4))
-    bf16 = exported(TinyLM(torch.bfloat16).eval(), ids)
-    assert use_packed_linears(bf16) == 0
-    assert linear_targets(bf16) == [torch.ops.aten.linear.default] * 3
+    fp16 = exported(TinyLM(torch.float16).eval(), ids)
+    assert use_packed_linears(fp16) == 0
+    assert linear_targets(fp16) == [torch.ops.aten.linear.default] * 3
 
     class WeightAsInput(nn.Module):
         def forward(self, x, weight):

@@ -11,11 +11,12 @@ need to:
   kernel is its Python function (no device-specific kernel), the node calls that function.
 - **Export's metadata assertions** (``aten._assert_tensor_metadata``) and casts to the dtype the
   tensor already has (``aten.to.dtype``, which returns its input): ~8-11 us each, no effect.
-- **Float32 linears on the CPU**: a decode step's few rows take MKL's slow matrix-vector path.
-  Where torch has oneDNN, `autodeploy_compile.packed_linear` packs each weight once in oneDNN's
-  layout (in place of the plain one) and calls its linear: about 2x faster than ``F.linear`` for
-  SmolLM2 at 1 to 32 rows, 1.3x at a prefill's hundreds. Elsewhere
-  `autodeploy_compile.skinny_linear` computes few rows as ``weight @ x.T``.
+- **Float32 and bfloat16 linears on the CPU**: a decode step's few float32 rows take MKL's slow
+  matrix-vector path. Where torch has oneDNN, `autodeploy_compile.packed_linear` packs each
+  weight once in oneDNN's layout (in place of the plain one) and calls its linear: about 2x
+  faster than ``F.linear`` for SmolLM2 at 1 to 32 rows, 1.3x at a prefill's hundreds; bfloat16
+  1.4-1.7x. Elsewhere `autodeploy_compile.skinny_linear` computes few float32 rows as
+  ``weight @ x.T``.
 
 Only for inference: the function is called without autograd's wrapper (a module that trains
 keeps the op). Torch-compile and CUDA-graph backends keep the graph as it is (they trace or

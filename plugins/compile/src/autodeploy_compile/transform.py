@@ -19,9 +19,9 @@ class CompileModel(BaseTransform):
 
     ``torch-simple`` compiles nothing (the presets' default: no compile cost); its graph runs as
     generated Python, so its custom-op nodes call their Python functions directly, export's
-    metadata assertions and same-dtype casts are dropped, and float32 CPU linears run over weights
-    packed once for oneDNN (`autodeploy_compile.direct_calls`; the run report's details count
-    them).
+    metadata assertions and same-dtype casts are dropped, and float32 and bfloat16 CPU linears
+    run over weights packed once for oneDNN (`autodeploy_compile.direct_calls`; the run report's
+    details count them).
     ``torch-compile`` wraps the model at ``mod.factory_model`` (or the module itself when it has
     none) in ``torch.compile`` with ``compile_mode``, ``dynamic``, ``fullgraph`` and
     ``compile_kwargs``; with ``warmup`` it runs once on the example inputs under
