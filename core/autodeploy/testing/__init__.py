@@ -22,7 +22,8 @@ Fixtures:
 Helpers: `run_transform`, `check_plugin` (raises `PluginContractError` listing every problem),
 `TinyLlamaFactory`, `write_tiny_checkpoint`, `seeded_tiny_llama`, and tiny random transformers
 models of every architecture the attention matchers support (`tiny_hf_model`, `tiny_hf_config`,
-`TINY_ARCHITECTURES`, `NUM_LAYERS`). Nothing here imports torch until a fixture or helper
+`TINY_ARCHITECTURES`, `NUM_LAYERS`), and `write_tiny_hf_checkpoint`, which saves one with
+``save_pretrained`` as a real Hugging Face checkpoint folder (config overrides for other sizes). Nothing here imports torch until a fixture or helper
 needs a model.
 """
 
@@ -56,6 +57,7 @@ __all__ = [
     "tiny_hf_config",
     "tiny_hf_model",
     "write_tiny_checkpoint",
+    "write_tiny_hf_checkpoint",
 ]
 
 # model helpers that import torch / transformers: loaded on first use
@@ -64,6 +66,7 @@ _LAZY = {
     "TINY_ARCHITECTURES": "tiny_hf",
     "tiny_hf_config": "tiny_hf",
     "tiny_hf_model": "tiny_hf",
+    "write_tiny_hf_checkpoint": "tiny_hf",
     "seeded_tiny_llama": "tiny_llama",
 }
 
