@@ -6,16 +6,19 @@ import sys
 import pytest
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from autodeploy.generation import compare_logits, greedy_generate, logits_of
+from autodeploy.testing import tiny_hf_model
 
 VOCAB = 97
 
 
 @pytest.fixture(scope="module")
 def tiny_llama() -> LlamaForCausalLM:
-    config = LlamaConfig(
+    return tiny_hf_model(
+        "llama",
+        seed=1234,
         vocab_size=VOCAB,
         hidden_size=32,
         intermediate_size=64,
@@ -25,9 +28,9 @@ def tiny_llama() -> LlamaForCausalLM:
         max_position_embeddings=128,
         # large init so that greedy picks vary from step to step instead of repeating one token
         initializer_range=0.5,
+        pad_token_id=None,
+        tie_word_embeddings=False,
     )
-    torch.manual_seed(1234)
-    return LlamaForCausalLM(config).eval()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from autodeploy_test_support import environment_without_autodeploy_vars
@@ -50,10 +51,9 @@ def remove_session_cache(cache: Path) -> None:
 
 def save_tiny_llama(folder: Path, *, seed: int = 0, **overrides) -> Path:
     """A tiny random Llama checkpoint (weights and config, no tokenizer) saved to `folder`."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from autodeploy.testing import write_tiny_hf_checkpoint
 
-    settings = dict(
+    settings: dict[str, Any] = dict(
         vocab_size=128,
         hidden_size=32,
         intermediate_size=64,
@@ -65,10 +65,6 @@ def save_tiny_llama(folder: Path, *, seed: int = 0, **overrides) -> Path:
         eos_token_id=None,
         bos_token_id=None,
         pad_token_id=None,
+        tie_word_embeddings=False,
     )
-    settings.update(overrides)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(LlamaConfig(**settings))
-    model.save_pretrained(folder)
-    return folder
+    return write_tiny_hf_checkpoint(folder, seed=seed, **{**settings, **overrides})

@@ -147,16 +147,11 @@ TINY_LLAMA = dict(
 )
 
 
-def save_tiny_llama(folder: Path, **save_kwargs: Any) -> Path:
+def save_tiny_llama(folder: Path, max_shard_size: int | str | None = None) -> Path:
     """A tiny random Llama checkpoint written by ``save_pretrained`` (no tokenizer)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from autodeploy.testing import write_tiny_hf_checkpoint
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(LlamaConfig(**TINY_LLAMA))
-    model.save_pretrained(folder, **save_kwargs)
-    return folder
+    return write_tiny_hf_checkpoint(folder, max_shard_size=max_shard_size, tie_word_embeddings=False, **TINY_LLAMA)
 
 
 def fingerprint(folder: Path) -> dict[str, str]:

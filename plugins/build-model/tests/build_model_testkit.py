@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+
+from autodeploy.testing import tiny_hf_config, write_tiny_hf_checkpoint
 
 # The facts of AutoDeploy's "Factory Stage" reference page that the tests check, kept as JSON here
 REFERENCE_FILE = Path(__file__).with_name("autodeploy_reference.json")
@@ -45,14 +46,14 @@ def docstring_paragraphs(doc: str | None) -> list[str]:
 
 
 def save_tiny_llama(folder: Path, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    LlamaForCausalLM(LlamaConfig(**TINY_LLAMA)).save_pretrained(folder)
-    return folder
+    """A real ``save_pretrained`` checkpoint of the tiny Llama (untied, no pad id, as LlamaConfig's defaults)."""
+    return write_tiny_hf_checkpoint(folder, seed=seed, tie_word_embeddings=False, pad_token_id=None, **TINY_LLAMA)
 
 
 def save_70b_config(folder: Path) -> Path:
     """A folder with only the config of a Llama-3-70B-sized model (no weights: build on meta only)."""
-    LlamaConfig(**LLAMA_3_70B).save_pretrained(folder)
+    defaults = dict(tie_word_embeddings=False, pad_token_id=None, max_position_embeddings=2048)
+    tiny_hf_config("llama", **defaults, **LLAMA_3_70B).save_pretrained(folder)
     return folder
 
 

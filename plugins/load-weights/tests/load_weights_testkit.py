@@ -8,37 +8,38 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
 from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
 from autodeploy import ModelFactory
+from autodeploy.testing import tiny_hf_config, write_tiny_hf_checkpoint
+
+# LlamaConfig's own token ids (no pad id) on the tiny sizes these tests were written for
+TINY_LLAMA: dict[str, Any] = dict(
+    vocab_size=96,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=64,
+    pad_token_id=None,
+    tie_word_embeddings=False,
+)
 
 
-def tiny_llama_config(tie_word_embeddings: bool = False, **overrides) -> LlamaConfig:
-    values = dict(
-        vocab_size=96,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        tie_word_embeddings=tie_word_embeddings,
-    )
-    values.update(overrides)
-    return LlamaConfig(**values)
+def tiny_llama_config(tie_word_embeddings: bool = False, **overrides: Any) -> LlamaConfig:
+    return tiny_hf_config("llama", **{**TINY_LLAMA, "tie_word_embeddings": tie_word_embeddings, **overrides})
 
 
-def save_tiny_llama(folder: Path, config: LlamaConfig, max_shard_size: str | int = "5GB", seed: int = 0) -> Path:
+def save_tiny_llama(folder: Path, max_shard_size: str | int | None = None, seed: int = 0, **overrides: Any) -> Path:
     """A real checkpoint: random weights saved by ``save_pretrained`` (sharded when small max_shard_size)."""
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(folder, max_shard_size=max_shard_size)
-    return folder
+    return write_tiny_hf_checkpoint(folder, seed=seed, max_shard_size=max_shard_size, **{**TINY_LLAMA, **overrides})
 
 
 class SafetensorsLlamaFactory(ModelFactory):

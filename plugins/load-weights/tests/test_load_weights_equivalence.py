@@ -49,7 +49,7 @@ def run_load_weights(mod, factory, cm, shared_config, **config):
 @pytest.mark.parametrize("kind", ["eager", "graph"])
 @pytest.mark.parametrize("tie", [False, True], ids=["untied", "tied"])
 def test_logits_equal_from_pretrained(tmp_path, meta_graph, tie, layout, kind, cm, shared_config, input_ids):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(tie), max_shard_size=LAYOUTS[layout])
+    folder = save_tiny_llama(tmp_path / "ckpt", tie_word_embeddings=tie, max_shard_size=LAYOUTS[layout])
     shard_files = sorted(folder.glob("*.safetensors"))
     assert (len(shard_files) > 1) == (layout == "sharded")
     factory = SafetensorsLlamaFactory(model=folder)
@@ -68,7 +68,7 @@ def test_logits_equal_from_pretrained(tmp_path, meta_graph, tie, layout, kind, c
 
 
 def test_tied_embeddings_share_the_loaded_tensor(tmp_path, cm, shared_config):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(tie_word_embeddings=True))
+    folder = save_tiny_llama(tmp_path / "ckpt", tie_word_embeddings=True)
     factory = SafetensorsLlamaFactory(model=folder)
     mod, _ = run_load_weights(Container(factory.build_model("meta")), factory, cm, shared_config)
 
@@ -82,7 +82,7 @@ def test_tied_graph_after_cleanup_loads_through_the_tie(tmp_path, meta_graph, cm
     """The exported graph reads the tied tensor through ``lm_head.weight`` only, so a graph
     cleanup drops ``model.embed_tokens``; the checkpoint has only ``model.embed_tokens.weight``.
     The loader finds the tie through the factory's own (meta) model."""
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(tie_word_embeddings=True))
+    folder = save_tiny_llama(tmp_path / "ckpt", tie_word_embeddings=True)
     factory = SafetensorsLlamaFactory(model=folder)
     gm = meta_graph(True)
     canonicalize_graph(gm)
@@ -97,7 +97,7 @@ def test_tied_graph_after_cleanup_loads_through_the_tie(tmp_path, meta_graph, cm
 
 def test_zero_copy_when_checkpoint_dtype_and_device_match(tmp_path, cm, shared_config):
     """fp32 checkpoint into an fp32 model on CPU: the parameters are the checkpoint's tensors."""
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config())
+    folder = save_tiny_llama(tmp_path / "ckpt")
     factory = SafetensorsLlamaFactory(model=folder)
     shards = dict(factory.iter_checkpoint_shards())
     (shard,) = shards.values()
@@ -114,7 +114,7 @@ def test_zero_copy_when_checkpoint_dtype_and_device_match(tmp_path, cm, shared_c
 
 
 def test_casts_to_the_model_dtype(tmp_path, cm, shared_config, input_ids):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", max_shard_size="20KB")
     factory = SafetensorsLlamaFactory(model=folder, model_kwargs={"dtype": torch.bfloat16})
 
     mod, _ = run_load_weights(Container(factory.build_model("meta")), factory, cm, shared_config)
@@ -126,7 +126,7 @@ def test_casts_to_the_model_dtype(tmp_path, cm, shared_config, input_ids):
 
 def test_loads_a_bare_model_without_container(tmp_path, cm, shared_config, input_ids):
     """Handed a model directly (no ``factory_model``), the module itself is loaded."""
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config())
+    folder = save_tiny_llama(tmp_path / "ckpt")
     factory = SafetensorsLlamaFactory(model=folder)
 
     model, _ = run_load_weights(factory.build_model("meta"), factory, cm, shared_config)
@@ -139,7 +139,7 @@ def test_checkpoint_device_loads_there_then_moves_to_the_target(tmp_path, shared
     """Weights are read on ``checkpoint_device`` and end on ``cm.device`` (here cpu, then meta)."""
     from autodeploy import CachedSequenceInterface
 
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(tie_word_embeddings=True))
+    folder = save_tiny_llama(tmp_path / "ckpt", tie_word_embeddings=True)
     factory = SafetensorsLlamaFactory(model=folder)
     meta_cm = CachedSequenceInterface(device="meta")
 
@@ -155,7 +155,7 @@ def test_checkpoint_device_loads_there_then_moves_to_the_target(tmp_path, shared
 def test_tie_lost_in_the_module_is_restored_from_the_factory(tmp_path, cm, shared_config, input_ids):
     """A module whose tie was broken (two separate meta parameters) and a checkpoint that stores
     the tied tensor once: the name the checkpoint lacks takes the loaded tensor (re-tied)."""
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(tie_word_embeddings=True))
+    folder = save_tiny_llama(tmp_path / "ckpt", tie_word_embeddings=True)
     factory = SafetensorsLlamaFactory(model=folder)
     model = factory.build_model("meta")
     model.lm_head.weight = torch.nn.Parameter(torch.empty_like(model.lm_head.weight))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from autodeploy_load_weights.problems import SHOWN_PER_KIND
 from autodeploy_load_weights.transforms import LoadWeightsToDevice
-from load_weights_testkit import Container, SafetensorsLlamaFactory, save_tiny_llama, tiny_llama_config
+from load_weights_testkit import Container, SafetensorsLlamaFactory, save_tiny_llama
 from safetensors.torch import load_file, save_file
 
 from autodeploy import CheckpointError, ConfigError, TransformError
@@ -19,7 +19,7 @@ SHARD = "model-00001-of-00001.safetensors"
 
 
 def single_file_checkpoint(folder: Path, **config) -> Path:
-    save_tiny_llama(folder, tiny_llama_config(**config))
+    save_tiny_llama(folder, **config)
     (folder / "model.safetensors").rename(folder / SHARD)  # a name to find in the messages
     return folder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from autodeploy_load_weights.transforms import LoadWeightsToDevice, MoveInputsToDevice
-from load_weights_testkit import Container, SafetensorsLlamaFactory, export_on_meta, save_tiny_llama, tiny_llama_config
+from load_weights_testkit import Container, SafetensorsLlamaFactory, export_on_meta, save_tiny_llama
 from torch import fx, nn
 
 from autodeploy import AutodeployError, CachedSequenceInterface, TransformError
@@ -21,7 +21,7 @@ def placeholder_devices(gm: fx.GraphModule) -> set[str]:
 
 
 def test_placeholders_of_a_meta_export_move_to_the_device(tmp_path, cm, shared_config):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config())
+    folder = save_tiny_llama(tmp_path / "ckpt")
     factory = SafetensorsLlamaFactory(model=folder)
     gm = export_on_meta(factory.build_model("meta"))
     load = LoadWeightsToDevice.from_kwargs(stage="weight_load", run_per_gm=False)

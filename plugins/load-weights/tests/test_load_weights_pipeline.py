@@ -28,7 +28,7 @@ def run_graph_preset(folder, **factory_kwargs):
 @pytest.mark.slow
 @pytest.mark.parametrize("tie", [False, True], ids=["untied", "tied"])
 def test_graph_preset_matches_from_pretrained(tmp_path, tie, input_ids):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(tie), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", tie_word_embeddings=tie, max_shard_size="20KB")
 
     module, report = run_graph_preset(folder)
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 from autodeploy_load_weights.progress import AUTO_MIN_BYTES, should_show
 from autodeploy_load_weights.transforms import LoadWeightsToDevice
-from load_weights_testkit import Container, SafetensorsLlamaFactory, save_tiny_llama, tiny_llama_config
+from load_weights_testkit import Container, SafetensorsLlamaFactory, save_tiny_llama
 
 
 class ShardMapping(dict):
@@ -61,7 +61,7 @@ def load(factory, cm, shared_config, **config):
 
 
 def test_each_shard_is_released_before_the_next_is_read(tmp_path, cm, shared_config):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", max_shard_size="20KB")
     factory = ShardLifetimeFactory(model=folder)
 
     load(factory, cm, shared_config)
@@ -76,7 +76,7 @@ def test_each_shard_is_released_before_the_next_is_read(tmp_path, cm, shared_con
 def test_cast_copies_unmap_each_shard_before_the_next(tmp_path, cm, shared_config):
     """fp32 shards into a bf16 model: each shard file is unmapped once its tensors are converted,
     before the next shard is read, so the load holds the model plus one shard at most."""
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", max_shard_size="20KB")
     factory = ShardLifetimeFactory(model=folder, model_kwargs={"dtype": torch.bfloat16})
 
     load(factory, cm, shared_config)
@@ -91,7 +91,7 @@ def test_zero_copy_shards_stay_mapped_as_the_weights(tmp_path, cm, shared_config
     """Counter-check of the test above: the maps do show live shards. With a matching dtype the
     model's weights are the shard files' pages themselves (no copy), so every shard read so far
     stays mapped, as the model, while the shard mappings themselves are released."""
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", max_shard_size="20KB")
     factory = ShardLifetimeFactory(model=folder)
 
     mod = load(factory, cm, shared_config)
@@ -104,7 +104,7 @@ def test_zero_copy_shards_stay_mapped_as_the_weights(tmp_path, cm, shared_config
 
 
 def test_progress_bar_counts_shards(tmp_path, cm, shared_config, capfd):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", max_shard_size="20KB")
     factory = SafetensorsLlamaFactory(model=folder)
     capfd.readouterr()
 
@@ -117,7 +117,7 @@ def test_progress_bar_counts_shards(tmp_path, cm, shared_config, capfd):
 
 
 def test_progress_bar_off_by_config(tmp_path, cm, shared_config, capfd):
-    folder = save_tiny_llama(tmp_path / "ckpt", tiny_llama_config(), max_shard_size="20KB")
+    folder = save_tiny_llama(tmp_path / "ckpt", max_shard_size="20KB")
     capfd.readouterr()
 
     load(SafetensorsLlamaFactory(model=folder), cm, shared_config, show_progress=False)
