@@ -35,6 +35,7 @@ from autodeploy_export.export_transform import ExportToGM  # noqa: E402
 from autodeploy_export.logits_wrapper import LogitsWrapper  # noqa: E402
 
 from autodeploy import CachedSequenceInterface, SharedConfig  # noqa: E402
+from autodeploy.testing import tiny_hf_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -48,11 +49,10 @@ def tiny_llama(seed: int = 0, **overrides):
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=64,
+        pad_token_id=None,
+        tie_word_embeddings=False,
     )
-    settings.update(overrides)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return transformers.LlamaForCausalLM(transformers.LlamaConfig(**settings)).eval()
+    return tiny_hf_model("llama", seed=seed, **{**settings, **overrides})
 
 
 class SubclassedLlama(transformers.LlamaForCausalLM):

@@ -27,6 +27,7 @@ from autodeploy import (  # noqa: E402
     get_history,
 )
 from autodeploy.graph import greedy_generate  # noqa: E402
+from autodeploy.testing import write_tiny_hf_checkpoint  # noqa: E402
 
 KEY = "gather_logits_before_lm_head"
 MAX_SEQ = 32
@@ -35,7 +36,8 @@ SHAPES = [(2, 5), (3, 11)]  # (batch, seq)
 
 
 def _save_tiny_llama(folder: Path) -> Path:
-    config = transformers.LlamaConfig(
+    return write_tiny_hf_checkpoint(
+        folder,
         vocab_size=VOCAB,
         hidden_size=32,
         intermediate_size=64,
@@ -43,10 +45,9 @@ def _save_tiny_llama(folder: Path) -> Path:
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=MAX_SEQ,
+        pad_token_id=None,
+        tie_word_embeddings=False,
     )
-    torch.manual_seed(0)
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
 
 
 def _build(checkpoint: Path, config: dict):
