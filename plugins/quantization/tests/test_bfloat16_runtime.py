@@ -17,9 +17,10 @@ NEW_TOKENS = 8
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from autodeploy.testing import tiny_hf_model
 
-    config = LlamaConfig(
+    model = tiny_hf_model(
+        "llama",
         vocab_size=128,
         hidden_size=32,
         intermediate_size=64,
@@ -31,10 +32,8 @@ def tiny_llama(tmp_path_factory):
         eos_token_id=None,
         bos_token_id=None,
         pad_token_id=None,
+        tie_word_embeddings=False,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(config).eval()
     folder = tmp_path_factory.mktemp("tiny-llama-bf16")
     model.save_pretrained(folder)
     return folder, model

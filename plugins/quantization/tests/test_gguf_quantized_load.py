@@ -89,9 +89,10 @@ def write_gguf(model, path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_gguf(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from autodeploy.testing import tiny_hf_model
 
-    config = LlamaConfig(
+    model = tiny_hf_model(
+        "llama",
         vocab_size=VOCAB,
         hidden_size=HIDDEN,
         intermediate_size=INTERMEDIATE,
@@ -101,10 +102,8 @@ def tiny_gguf(tmp_path_factory):
         max_position_embeddings=128,
         rms_norm_eps=1e-6,
         tie_word_embeddings=False,
+        pad_token_id=None,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(config).eval()
     path = tmp_path_factory.mktemp("gguf") / "tiny-llama-mixed.gguf"
     write_gguf(model, path)
     return path, model
