@@ -17,11 +17,13 @@ MAX_BATCH_SIZE = 4
 def save_tiny_llama_with_tokenizer(folder: Path) -> Path:
     """A seeded tiny Llama (fp32, no EOS so answers run to max_tokens) and a word-level tokenizer
     whose token i is the word ``w{i}``."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    config = LlamaConfig(
+    from autodeploy.testing import write_tiny_hf_checkpoint
+
+    write_tiny_hf_checkpoint(
+        folder,
         vocab_size=VOCAB,
         hidden_size=32,
         intermediate_size=64,
@@ -33,11 +35,8 @@ def save_tiny_llama_with_tokenizer(folder: Path) -> Path:
         eos_token_id=None,
         bos_token_id=None,
         pad_token_id=None,
+        tie_word_embeddings=False,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(config)
-    model.save_pretrained(folder)
     words = Tokenizer(models.WordLevel({f"w{i}": i for i in range(VOCAB)}, unk_token="w0"))
     words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     PreTrainedTokenizerFast(tokenizer_object=words, unk_token="w0").save_pretrained(folder)
