@@ -22,6 +22,8 @@ from transformers import (
     Qwen2Config,
 )
 
+from autodeploy.testing import tiny_hf_config
+
 VOCAB = 256
 
 _DECODER = dict(
@@ -36,7 +38,8 @@ _DECODER = dict(
 
 
 def tiny_llama_config(**overrides: Any) -> LlamaConfig:
-    return LlamaConfig(**{**_DECODER, **overrides})
+    """The shared tiny Llama config with these tests' sizes and LlamaConfig's own defaults (untied, no pad id)."""
+    return tiny_hf_config("llama", **{**_DECODER, "tie_word_embeddings": False, "pad_token_id": None, **overrides})
 
 
 def tiny_qwen2_config(**overrides: Any) -> Qwen2Config:

@@ -13,6 +13,7 @@ from hf_testkit import storage_bytes_off_meta, tiny_llama_config
 from transformers import LlamaConfig, LlamaForCausalLM, LlavaForConditionalGeneration, Qwen2ForCausalLM
 
 from autodeploy import ConfigError
+from autodeploy.testing import tiny_hf_config
 
 
 def test_meta_build_allocates_no_storage(llama_dir: Path) -> None:
@@ -25,7 +26,11 @@ def test_meta_build_allocates_no_storage(llama_dir: Path) -> None:
 
 def test_meta_build_of_70b_config_is_weightless(tmp_path: Path, llama_dir: Path) -> None:
     AutoModelForCausalLMFactory(model=str(llama_dir)).build_model("meta")  # warm up: import the Llama code
-    config = LlamaConfig(
+    config = tiny_hf_config(
+        "llama",
+        tie_word_embeddings=False,
+        pad_token_id=None,
+        max_position_embeddings=2048,
         hidden_size=8192,
         num_hidden_layers=80,
         vocab_size=128256,
