@@ -55,10 +55,11 @@ def test_bad_input_ids_are_refused(text):
 
 def test_end_of_sequence_ids_come_from_the_factory_and_the_tokenizer(tokenizer, tmp_path):
     from autodeploy_hf import AutoModelForCausalLMFactory
-    from transformers import LlamaConfig
 
-    LlamaConfig(
-        hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, eos_token_id=3
+    from autodeploy.testing import tiny_hf_config
+
+    tiny_hf_config(
+        "llama", hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, eos_token_id=3
     ).save_pretrained(tmp_path)
     (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [7, 9]}))
     factory = AutoModelForCausalLMFactory(model=str(tmp_path))

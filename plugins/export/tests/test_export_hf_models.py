@@ -19,6 +19,7 @@ from autodeploy_export.tied_weights import TIED_WEIGHTS_META_KEY  # noqa: E402
 
 from autodeploy import CachedSequenceInterface, SharedConfig, TransformStatus, get_history  # noqa: E402
 from autodeploy.graph import retarget_device  # noqa: E402
+from autodeploy.testing import tiny_hf_config  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -26,16 +27,7 @@ MAX_BATCH, MAX_SEQ = 4, 64
 
 
 def _llama_config():
-    return transformers.LlamaConfig(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=MAX_SEQ,
-        tie_word_embeddings=False,
-    )
+    return tiny_hf_config("llama", max_position_embeddings=MAX_SEQ, tie_word_embeddings=False, pad_token_id=None)
 
 
 def _gpt2_config():
