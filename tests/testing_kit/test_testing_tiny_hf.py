@@ -27,3 +27,15 @@ def test_small_shard_size_writes_an_index_and_global_rng_is_untouched(tmp_path: 
     assert torch.equal(torch.rand(3), before)
     assert (folder / "model.safetensors.index.json").is_file()
     assert transformers.AutoConfig.from_pretrained(folder).model_type == "qwen2"
+
+
+def test_random_norms_are_seeded_and_not_ones(tmp_path: Path) -> None:
+    first = write_tiny_hf_checkpoint(tmp_path / "a", seed=5, random_norms=True)
+    again = write_tiny_hf_checkpoint(tmp_path / "b", seed=5, random_norms=True)
+    norms = {}
+    for folder in (first, again):
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+        norms[folder] = {n: p for n, p in model.named_parameters() if "norm" in n}
+    assert norms[first] and all(not torch.equal(p, torch.ones_like(p)) for p in norms[first].values())
+    assert all(torch.equal(norms[first][n], norms[again][n]) for n in norms[first])
+    assert all(bool(((p >= 0.5) & (p <= 1.5)).all()) for p in norms[first].values())

@@ -96,6 +96,7 @@ def write_tiny_hf_checkpoint(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     max_shard_size: Optional[Union[int, str]] = None,
+    random_norms: bool = False,
     **overrides: Any,
 ) -> Path:
     """Write a real Hugging Face checkpoint folder of a tiny `arch` model and return the folder.
@@ -103,10 +104,18 @@ def write_tiny_hf_checkpoint(
     The model is `tiny_hf_model(arch, seed=seed, dtype=dtype, **overrides)`, saved by
     ``save_pretrained`` (config JSON, generation config, safetensors), so loaders are tested
     against exactly what transformers writes. A small `max_shard_size` (``"20KB"``) gives a
-    sharded folder with ``model.safetensors.index.json``. No tokenizer is written.
+    sharded folder with ``model.safetensors.index.json``. With `random_norms` the norm weights
+    are drawn from U(0.5, 1.5) (seeded) instead of all ones, so that a loader which drops or
+    swaps a norm weight changes the logits. No tokenizer is written.
     """
     folder = Path(folder)
     model = tiny_hf_model(arch, seed=seed, dtype=dtype, **overrides)
+    if random_norms:
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if "norm" in name:
+                    param.copy_(torch.rand(param.shape, generator=generator) + 0.5)
     save_kwargs: dict[str, Any] = {} if max_shard_size is None else {"max_shard_size": max_shard_size}
     model.save_pretrained(folder, **save_kwargs)
     return folder

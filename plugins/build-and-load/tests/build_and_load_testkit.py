@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
 from autodeploy import ModelFactory
+from autodeploy.testing import write_tiny_hf_checkpoint
 
 # The facts of AutoDeploy's "Factory Stage" reference page that the tests check, kept as JSON here
 REFERENCE_FILE = Path(__file__).with_name("autodeploy_reference.json")
@@ -40,17 +40,19 @@ def docstring_paragraphs(doc: str | None) -> list[str]:
     return [" ".join(part.split()) for part in re.split(r"\n\s*\n", inspect.cleandoc(doc or "")) if part.strip()]
 
 
-def save_tiny(folder: Path, architecture: str, *, seed: int, **save_kwargs: Any) -> Path:
-    """A real checkpoint (random weights, save_pretrained) of a tiny "llama" or "qwen2"."""
-    config = {"llama": LlamaConfig, "qwen2": Qwen2Config}[architecture](**_DECODER)
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "norm" in name:
-                param.uniform_(0.5, 1.5)
-    model.save_pretrained(folder, **save_kwargs)
-    return folder
+# each config class's own defaults where the shared tiny config sets other ones
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": dict(tie_word_embeddings=False, pad_token_id=None),
+    "qwen2": dict(tie_word_embeddings=False, bos_token_id=None, eos_token_id=None, pad_token_id=None),
+}
+
+
+def save_tiny(folder: Path, architecture: str, *, seed: int, max_shard_size: str | None = None) -> Path:
+    """A real checkpoint (random weights and norms, save_pretrained) of a tiny "llama" or "qwen2"."""
+    overrides = {**_DEFAULTS[architecture], **_DECODER}
+    return write_tiny_hf_checkpoint(
+        folder, architecture, seed=seed, max_shard_size=max_shard_size, random_norms=True, **overrides
+    )
 
 
 class BuildOnlyFactory(ModelFactory):
