@@ -11,22 +11,24 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-import transformers
 
 from autodeploy import ConfigError, SharedConfig
+from autodeploy.testing import write_tiny_hf_checkpoint
 
 pytest.importorskip("autodeploy_export", reason="needs the export plugin")
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 SOURCES = ("heuristic", "factory", "manual")
-ARCHS = {
-    "llama": transformers.LlamaConfig,
-    "qwen2": transformers.Qwen2Config,
-    "gemma": transformers.GemmaConfig,
+# each config class's own token ids, where the shared tiny configs set others
+ARCHS: dict[str, dict[str, Any]] = {
+    "llama": dict(pad_token_id=None),
+    "qwen2": dict(bos_token_id=None, eos_token_id=None, pad_token_id=None),
+    "gemma": dict(bos_token_id=2, eos_token_id=1, pad_token_id=0),
 }
 # heads 4, key/value heads 2: grouped-query attention, split 2 ways
 SIZES = dict(
@@ -54,11 +56,8 @@ def _clean_env() -> dict[str, str]:
 def checkpoints(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("tp-models")
     folders = {}
-    for arch, config_class in ARCHS.items():
-        torch.manual_seed(0)
-        model = transformers.AutoModelForCausalLM.from_config(config_class(**SIZES))
-        model.save_pretrained(root / arch)
-        folders[arch] = str(root / arch)
+    for arch, token_ids in ARCHS.items():
+        folders[arch] = str(write_tiny_hf_checkpoint(root / arch, arch, **token_ids, **SIZES))
     return folders
 
 
