@@ -22,9 +22,6 @@ def tiny_llama() -> LlamaForCausalLM:
         vocab_size=VOCAB,
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
         max_position_embeddings=128,
         # large init so that greedy picks vary from step to step instead of repeating one token
         initializer_range=0.5,

@@ -19,14 +19,12 @@ from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 from autodeploy import ModelFactory
 from autodeploy.testing import tiny_hf_config, write_tiny_hf_checkpoint
 
-# LlamaConfig's own token ids (no pad id) on the tiny sizes these tests were written for
+# LlamaConfig's own token ids (no pad id) on the tiny sizes these tests were written for (2 layers,
+# 4 heads, 2 key/value heads: the shared tiny config's)
 TINY_LLAMA: dict[str, Any] = dict(
     vocab_size=96,
     hidden_size=32,
     intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
     max_position_embeddings=64,
     pad_token_id=None,
     tie_word_embeddings=False,
