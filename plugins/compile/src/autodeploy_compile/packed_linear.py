@@ -85,43 +85,45 @@ def packed_linear(x: torch.Tensor, weight: PackedWeight, bias: Optional[torch.Te
 
 
 def use_packed_linears(gm: fx.GraphModule) -> int:
-    """Point every ``aten.linear`` node of `gm` whose weight is a `PACKED_DTYPES` CPU matrix held by the
-    module at `packed_linear` over a packed copy; the plain weight is dropped from the module when
-    no node reads it any more. Returns how many nodes changed (the caller recompiles)."""
+    """Point every ``aten.linear`` node of `gm` whose weight is a `PACKED_DTYPES` CPU matrix held by
+    the module at `packed_linear` over a packed copy; the plain weight is dropped from the module
+    when no node reads it any more. Returns how many nodes changed (the caller recompiles).
+
+    One weight at a time, its plain form dropped before the next is packed: the peak memory is
+    the model's plus one weight, not twice the model's.
+    """
     if not packing_available():
         return 0
-    packed: dict[str, str] = {}  # weight target -> attribute of its packed copy
-    readers: dict[str, list[fx.Node]] = {}
-    changed = 0
-    for node in list(gm.graph.nodes):
+    linears: dict[str, list[tuple[fx.Node, fx.Node]]] = {}  # weight target -> (linear, weight node)
+    for node in gm.graph.nodes:
         if node.op != "call_function" or node.target is not torch.ops.aten.linear.default:
             continue
         if len(node.args) < 2 or node.kwargs or not isinstance(node.args[1], fx.Node):
             continue
-        weight_node = node.args[1]
-        weight = _held_tensor(gm, weight_node)
+        weight = _held_tensor(gm, node.args[1])
         if weight is None or weight.dtype not in PACKED_DTYPES or weight.device.type != "cpu" or weight.dim() != 2:
             continue
-        target = str(weight_node.target)
-        if target not in packed:
-            packed[target] = _free_attribute(gm, "packed_" + target.replace(".", "_"))
-            setattr(gm, packed[target], PackedWeight(weight))
-        with gm.graph.inserting_before(node), warnings.catch_warnings():
-            # fx expects get_attr to read a parameter, buffer or module; a holder reads fine too
-            warnings.simplefilter("ignore", UserWarning)
-            holder = gm.graph.get_attr(packed[target])
-        node.target = packed_linear
-        node.args = (node.args[0], holder, *node.args[2:])
-        readers.setdefault(target, []).append(weight_node)
-        changed += 1
-    for target, weight_nodes in readers.items():
-        for weight_node in set(weight_nodes):
+        linears.setdefault(str(node.args[1].target), []).append((node, node.args[1]))
+    weight = None  # hold no plain weight here: each one goes as soon as its packed copy exists
+    for target, nodes in linears.items():
+        attribute = _free_attribute(gm, "packed_" + target.replace(".", "_"))
+        weight = _held_tensor(gm, nodes[0][1])
+        assert weight is not None  # checked when collected
+        setattr(gm, attribute, PackedWeight(weight))
+        weight = None
+        for node, weight_node in nodes:
+            with gm.graph.inserting_before(node), warnings.catch_warnings():
+                # fx expects get_attr to read a parameter, buffer or module; a holder reads fine too
+                warnings.simplefilter("ignore", UserWarning)
+                holder = gm.graph.get_attr(attribute)
+            node.target = packed_linear
+            node.args = (node.args[0], holder, *node.args[2:])
             if not weight_node.users:
                 gm.graph.erase_node(weight_node)
         if not any(n.op == "get_attr" and str(n.target) == target for n in gm.graph.nodes):
             if _drop_attribute(gm, target):
-                _replaced_weights(gm)[target] = packed[target]
-    return changed
+                _replaced_weights(gm)[target] = attribute
+    return sum(len(nodes) for nodes in linears.values())
 
 
 REPLACED = "_autodeploy_packed_weights"
