@@ -388,10 +388,12 @@ WRITING_METHODS = {"write_text", "write_bytes"}
 WRITE_MODES = set("wax+")
 # writes that are not autodeploy's own outputs: the atomic writer itself, and the default-model
 # plugin's conversion, which fills a private temporary folder renamed into place as a whole, and
-# the ranks other than 0 of a distributed run, whose stdout goes to /dev/null
+# the ranks other than 0 of a distributed run, whose stdout goes to /dev/null, and the test kit's
+# tiny checkpoint writer, whose save_pretrained fills a private staging folder (copied atomically)
 ALLOWED = {
     "core/autodeploy/atomic.py",
     "core/autodeploy/cli/ranks.py",
+    "core/autodeploy/testing/tiny_hf.py",
     "plugins/default-model/src/autodeploy_default_model/smollm2.py",
     "plugins/default-model/src/autodeploy_default_model/tiny_random.py",
 }

@@ -9,11 +9,14 @@ Imports torch and transformers: import it only where a model is needed.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
 import transformers
+
+from ..atomic import atomic_write_bytes
 
 TINY_ARCHITECTURES = ("llama", "qwen2", "mistral", "gemma", "phi3", "gpt2")
 NUM_LAYERS = 2
@@ -117,5 +120,11 @@ def write_tiny_hf_checkpoint(
                 if "norm" in name:
                     param.copy_(torch.rand(param.shape, generator=generator) + 0.5)
     save_kwargs: dict[str, Any] = {} if max_shard_size is None else {"max_shard_size": max_shard_size}
-    model.save_pretrained(folder, **save_kwargs)
+    # transformers writes into a private staging folder; each file then replaces its namesake in
+    # `folder` atomically, like every file autodeploy writes (an interrupted call leaves no half file)
+    with tempfile.TemporaryDirectory(prefix="tiny-hf-") as staging:
+        model.save_pretrained(staging, **save_kwargs)
+        folder.mkdir(parents=True, exist_ok=True)
+        for written in sorted(Path(staging).iterdir()):
+            atomic_write_bytes(folder / written.name, written.read_bytes())
     return folder
