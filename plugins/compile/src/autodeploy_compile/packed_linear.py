@@ -30,12 +30,13 @@ or restores weights after compile sees the module it knew.
 
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import Any, Optional
 
 import torch
 from torch import fx
+
+from .skinny_linear import held_tensor
 
 PACKED_FOR_ROWS = 8
 """The row count oneDNN's reorder is told to expect (a decode step of a few sequences); the
@@ -100,14 +101,14 @@ def use_packed_linears(gm: fx.GraphModule) -> int:
             continue
         if len(node.args) < 2 or node.kwargs or not isinstance(node.args[1], fx.Node):
             continue
-        weight = _held_tensor(gm, node.args[1])
+        weight = held_tensor(gm, node.args[1])
         if weight is None or weight.dtype not in PACKED_DTYPES or weight.device.type != "cpu" or weight.dim() != 2:
             continue
         linears.setdefault(str(node.args[1].target), []).append((node, node.args[1]))
     weight = None  # hold no plain weight here: each one goes as soon as its packed copy exists
     for target, nodes in linears.items():
         attribute = _free_attribute(gm, "packed_" + target.replace(".", "_"))
-        weight = _held_tensor(gm, nodes[0][1])
+        weight = held_tensor(gm, nodes[0][1])
         assert weight is not None  # checked when collected
         setattr(gm, attribute, PackedWeight(weight))
         weight = None
@@ -149,17 +150,6 @@ def _pack_loaded_weights(module: Any, state_dict: dict[str, Any], prefix: str, *
     for target, attribute in module.__dict__.get(REPLACED, {}).items():
         if prefix + target in state_dict:
             setattr(module, attribute, PackedWeight(state_dict.pop(prefix + target)))
-
-
-def _held_tensor(gm: fx.GraphModule, arg: fx.Node) -> Optional[torch.Tensor]:
-    """The tensor a ``get_attr`` node reads from `gm`, or None for anything else."""
-    if arg.op != "get_attr":
-        return None
-    try:
-        value = functools.reduce(getattr, str(arg.target).split("."), gm)
-    except AttributeError:
-        return None
-    return value if isinstance(value, torch.Tensor) else None
 
 
 def _free_attribute(gm: fx.GraphModule, name: str) -> str:

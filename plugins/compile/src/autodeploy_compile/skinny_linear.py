@@ -54,7 +54,7 @@ def use_skinny_linears(gm: fx.GraphModule) -> int:
             continue
         if len(node.args) < 2 or node.kwargs:
             continue
-        weight = _held_tensor(gm, node.args[1])
+        weight = held_tensor(gm, node.args[1])
         if weight is None or weight.dtype != torch.float32 or weight.device.type != "cpu" or weight.dim() != 2:
             continue
         node.target = skinny_linear
@@ -62,7 +62,7 @@ def use_skinny_linears(gm: fx.GraphModule) -> int:
     return changed
 
 
-def _held_tensor(gm: fx.GraphModule, arg: Any) -> Optional[torch.Tensor]:
+def held_tensor(gm: fx.GraphModule, arg: Any) -> Optional[torch.Tensor]:
     """The tensor a ``get_attr`` node reads from `gm`, or None for anything else."""
     if not isinstance(arg, fx.Node) or arg.op != "get_attr":
         return None
